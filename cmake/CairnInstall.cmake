@@ -1,0 +1,21 @@
+# `cmake --install` layout (DESIGN.md section 8): bin/, include/cairn/, lib/libcairn*,
+# lib/cmake/cairn/cairnConfig.cmake exporting target cairn::cairn.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS cairn EXPORT cairnTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/cairn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+set(CAIRN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/cairn)
+install(EXPORT cairnTargets NAMESPACE cairn:: DESTINATION ${CAIRN_CMAKE_DIR})
+configure_package_config_file(cmake/cairnConfig.cmake.in
+                              ${CMAKE_CURRENT_BINARY_DIR}/cairnConfig.cmake
+                              INSTALL_DESTINATION ${CAIRN_CMAKE_DIR})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/cairnConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/cairnConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/cairnConfigVersion.cmake
+        DESTINATION ${CAIRN_CMAKE_DIR})

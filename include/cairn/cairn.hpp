@@ -1,0 +1,10 @@
+// Umbrella header: everything public in cairn.
+#pragma once
+
+#include "cairn/dtype.hpp"
+#include "cairn/error.hpp"
+#include "cairn/safetensors.hpp"
+#include "cairn/state.hpp"
+#include "cairn/storage.hpp"
+#include "cairn/tensor.hpp"
+#include "cairn/version.hpp"

@@ -1,0 +1,79 @@
+// The storage seam: everything cairn does to a filesystem goes through a Storage, so tests can
+// inject faults (a failing write, fsync or rename; a full disk) and other backends can plug in.
+//
+// Contract for implementations: every failure throws IoError naming the operation, the path and
+// the reason. Objects returned are used from one thread at a time; a Storage itself must be safe
+// to call from several threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace cairn {
+
+// A file being written, sequentially. Nothing written is durable until sync() returns.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Appends all bytes of every buffer, in order (vectored where the backend can).
+  virtual void append(std::span<const std::span<const std::byte>> buffers) = 0;
+  void append(std::span<const std::byte> bytes) { append({&bytes, 1}); }
+  // Makes everything appended so far durable (fsync).
+  virtual void sync() = 0;
+  // Closes the file; reports errors the close itself reveals. The destructor closes silently.
+  virtual void close() = 0;
+};
+
+// A read-only mapping of a whole file, alive as long as this object.
+class MappedRegion {
+ public:
+  virtual ~MappedRegion() = default;
+  virtual std::span<const std::byte> bytes() const noexcept = 0;
+};
+
+class ReadableFile {
+ public:
+  virtual ~ReadableFile() = default;
+  virtual uint64_t size() const = 0;
+  // Reads exactly buffer.size() bytes at `offset`; a short file throws CorruptDataError.
+  virtual void read_at(uint64_t offset, std::span<std::byte> buffer) const = 0;
+  // Maps the whole file read-only (lazily: pages are read when touched).
+  virtual std::shared_ptr<const MappedRegion> map() const = 0;
+};
+
+struct DirEntry {
+  std::string name;
+  bool is_directory = false;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Creates a new file (it must not exist) with permissions 0666 filtered by the umask.
+  virtual std::unique_ptr<WritableFile> create_file(const std::filesystem::path& path) = 0;
+  virtual std::unique_ptr<ReadableFile> open_file(const std::filesystem::path& path) = 0;
+  // Creates a directory and any missing parents; no error if it exists.
+  virtual void create_directories(const std::filesystem::path& path) = 0;
+  // Entries of a directory, in no particular order. Throws IoError (ENOENT) when it is missing.
+  virtual std::vector<DirEntry> list(const std::filesystem::path& dir) = 0;
+  virtual bool exists(const std::filesystem::path& path) = 0;
+  // Atomically renames `from` to `to` (same filesystem). `to` must not be a non-empty directory.
+  virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
+  // Makes the directory's entries (creations, renames, removals) durable.
+  virtual void sync_directory(const std::filesystem::path& dir) = 0;
+  // Removes a file, or a directory and everything in it; no error if it does not exist.
+  virtual void remove_all(const std::filesystem::path& path) = 0;
+  // Bytes available to an unprivileged writer on the filesystem holding `path`.
+  virtual uint64_t available_bytes(const std::filesystem::path& path) = 0;
+};
+
+// The local POSIX filesystem (the default storage). Shared, thread-safe, lives forever.
+Storage& local_storage();
+
+}  // namespace cairn

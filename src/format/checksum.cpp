@@ -1,0 +1,40 @@
+#include "format/checksum.hpp"
+
+#include <xxhash.h>
+
+namespace cairn::format {
+
+uint64_t xxh3(std::span<const std::byte> bytes) noexcept {
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
+
+uint64_t xxh3(std::string_view text) noexcept { return XXH3_64bits(text.data(), text.size()); }
+
+std::string to_hex16(uint64_t value) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    text[static_cast<size_t>(i)] = kDigits[value & 0xf];
+    value >>= 4;
+  }
+  return text;
+}
+
+std::optional<uint64_t> parse_hex16(std::string_view text) noexcept {
+  if (text.size() != 16) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    value = (value << 4) | static_cast<uint64_t>(digit);
+  }
+  return value;
+}
+
+}  // namespace cairn::format

@@ -1,0 +1,191 @@
+// Reading safetensors files: cairn's own (tree, checksums, header digest) and anyone else's.
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "cairn/error.hpp"
+#include "cairn/safetensors.hpp"
+#include "cairn/version.hpp"
+#include "format/checksum.hpp"
+#include "format/header.hpp"
+#include "format/strict_json.hpp"
+#include "format/tree_codec.hpp"
+
+namespace cairn {
+
+struct SafetensorsFile::Impl {
+  std::filesystem::path path;
+  ReadOptions options;
+  std::unique_ptr<ReadableFile> file;
+  format::Header header;
+  Metadata user_metadata;
+  std::string tree_json;  // empty for files without cairn's tree
+  std::unordered_map<std::string_view, size_t> index;  // name -> position in header.tensors
+  std::shared_ptr<const MappedRegion> mapping;        // null when copying or without data
+
+  void load_cairn_metadata();
+  void verify_header_digest() const;
+  void verify_tensor(const TensorInfo& info, std::span<const std::byte> bytes) const;
+  std::vector<std::byte> copy_bytes(const TensorInfo& info) const;
+  Tensor read_tensor(const TensorInfo& info) const;
+};
+
+namespace {
+
+// The cairn keys of a file written by cairn: all present, nothing unknown.
+void require_cairn_keys(const Metadata& metadata, const std::filesystem::path& path) {
+  for (const char* key : {format::kFormatKey, format::kTreeKey, format::kChecksumsKey,
+                          format::kHeaderDigestKey}) {
+    if (!metadata.contains(key)) {
+      throw CorruptDataError(path, std::string("metadata lacks '") + key + "'");
+    }
+  }
+  for (const auto& [key, value] : metadata) {
+    if (key.starts_with(format::kKeyPrefix) && key != format::kFormatKey &&
+        key != format::kTreeKey && key != format::kChecksumsKey &&
+        key != format::kHeaderDigestKey) {
+      throw CorruptDataError(path, "unknown cairn metadata key '" + key + "'");
+    }
+  }
+  if (metadata.at(format::kFormatKey) != std::to_string(kFormatVersion)) {
+    throw CorruptDataError(path, "unsupported cairn format version '" +
+                                     metadata.at(format::kFormatKey) + "'");
+  }
+}
+
+}  // namespace
+
+void SafetensorsFile::Impl::load_cairn_metadata() {
+  bool is_cairn = false;
+  for (const auto& [key, value] : header.metadata) {
+    if (key.starts_with(format::kKeyPrefix)) {
+      is_cairn = true;
+    } else {
+      user_metadata.emplace(key, value);
+    }
+  }
+  if (!is_cairn) return;
+  require_cairn_keys(header.metadata, path);
+  if (options.verify_checksums) verify_header_digest();
+  auto checksums = format::parse_strict_json(header.metadata.at(format::kChecksumsKey), 2, path,
+                                             "checksum list");
+  if (!checksums.is_object() || checksums.size() != header.tensors.size()) {
+    throw CorruptDataError(path, "checksum list does not match the tensors");
+  }
+  for (TensorInfo& info : header.tensors) {
+    auto entry = checksums.find(info.name);
+    auto hash = entry != checksums.end() && entry->is_string()
+                    ? format::parse_hex16(entry->get<std::string>())
+                    : std::nullopt;
+    if (!hash) throw CorruptDataError(path, "tensor '" + info.name + "' has no valid checksum");
+    info.xxh3 = hash;
+  }
+  tree_json = header.metadata.at(format::kTreeKey);
+}
+
+void SafetensorsFile::Impl::verify_header_digest() const {
+  auto stored = format::parse_hex16(header.metadata.at(format::kHeaderDigestKey));
+  if (!stored || *stored != format::header_digest(header.tensors, header.metadata)) {
+    throw CorruptDataError(path, "header digest mismatch: the header was altered");
+  }
+}
+
+void SafetensorsFile::Impl::verify_tensor(const TensorInfo& info,
+                                          std::span<const std::byte> bytes) const {
+  if (info.xxh3 && format::xxh3(bytes) != *info.xxh3) {
+    throw CorruptDataError(path, "tensor '" + info.name + "' checksum mismatch");
+  }
+}
+
+std::vector<std::byte> SafetensorsFile::Impl::copy_bytes(const TensorInfo& info) const {
+  std::vector<std::byte> bytes(info.end - info.begin);
+  file->read_at(header.data_offset() + info.begin, bytes);
+  return bytes;
+}
+
+Tensor SafetensorsFile::Impl::read_tensor(const TensorInfo& info) const {
+  const uint64_t nbytes = info.end - info.begin;
+  if (options.copy || mapping == nullptr) {
+    std::vector<std::byte> bytes = copy_bytes(info);
+    if (options.verify_checksums) verify_tensor(info, bytes);
+    return Tensor(info.dtype, info.shape, std::move(bytes));
+  }
+  const std::byte* data = mapping->bytes().data() + header.data_offset() + info.begin;
+  if (options.verify_checksums) verify_tensor(info, {data, nbytes});
+  return Tensor::view(info.dtype, info.shape, data, nbytes, mapping);
+}
+
+SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path,
+                                      const ReadOptions& options, Storage& storage) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  impl->file = storage.open_file(path);
+  impl->header = format::read_header(*impl->file, path);
+  impl->load_cairn_metadata();
+  for (size_t i = 0; i < impl->header.tensors.size(); ++i) {
+    impl->index.emplace(impl->header.tensors[i].name, i);
+  }
+  if (!options.copy && impl->file->size() > impl->header.data_offset()) {
+    impl->mapping = impl->file->map();
+    if (impl->mapping->bytes().size() != impl->file->size()) {
+      throw CorruptDataError(path, "file changed size while being opened");
+    }
+  }
+  return SafetensorsFile(std::move(impl));
+}
+
+SafetensorsFile::SafetensorsFile(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SafetensorsFile::SafetensorsFile(SafetensorsFile&&) noexcept = default;
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = default;
+SafetensorsFile::~SafetensorsFile() = default;
+
+const std::filesystem::path& SafetensorsFile::path() const noexcept { return impl_->path; }
+const Metadata& SafetensorsFile::metadata() const noexcept { return impl_->user_metadata; }
+bool SafetensorsFile::has_tree() const noexcept { return !impl_->tree_json.empty(); }
+const std::vector<TensorInfo>& SafetensorsFile::tensors() const noexcept {
+  return impl_->header.tensors;
+}
+uint64_t SafetensorsFile::file_size() const noexcept { return impl_->file->size(); }
+
+Tensor SafetensorsFile::tensor(std::string_view name) const {
+  auto it = impl_->index.find(name);
+  if (it == impl_->index.end()) {
+    throw InvalidArgumentError("no tensor '" + std::string(name) + "' in " + impl_->path.string(),
+                               impl_->path);
+  }
+  return impl_->read_tensor(impl_->header.tensors[it->second]);
+}
+
+State SafetensorsFile::state() const {
+  if (!has_tree()) {
+    State flat = State::map();
+    for (const TensorInfo& info : impl_->header.tensors) flat[info.name] = impl_->read_tensor(info);
+    return flat;
+  }
+  std::vector<std::string_view> names;
+  names.reserve(impl_->header.tensors.size());
+  for (const TensorInfo& info : impl_->header.tensors) names.push_back(info.name);
+  return format::decode_tree(
+      impl_->tree_json, names, [this](const std::string& name) { return tensor(name); },
+      impl_->path);
+}
+
+void SafetensorsFile::verify() const {
+  if (!has_tree()) return;  // another tool's file carries no checksums
+  impl_->verify_header_digest();
+  for (const TensorInfo& info : impl_->header.tensors) {
+    if (impl_->mapping) {
+      impl_->verify_tensor(info, impl_->mapping->bytes().subspan(
+                                     impl_->header.data_offset() + info.begin, info.end - info.begin));
+    } else {
+      impl_->verify_tensor(info, impl_->copy_bytes(info));
+    }
+  }
+}
+
+State load_file(const std::filesystem::path& path, const ReadOptions& options) {
+  return SafetensorsFile::open(path, options).state();
+}
+
+}  // namespace cairn

@@ -1,0 +1,231 @@
+// The local POSIX filesystem behind the Storage seam.
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+#include "cairn/error.hpp"
+#include "cairn/storage.hpp"
+
+namespace cairn {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() { reset(); }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  // Closes now and reports the result (close can reveal a failed delayed write).
+  int reset() {
+    int result = 0;
+    if (fd_ >= 0) result = ::close(fd_);
+    fd_ = -1;
+    return result;
+  }
+
+ private:
+  int fd_;
+};
+
+class LocalWritableFile final : public WritableFile {
+ public:
+  LocalWritableFile(fs::path path, int fd) : path_(std::move(path)), fd_(fd) {}
+
+  void append(std::span<const std::span<const std::byte>> buffers) override {
+    std::vector<iovec> pending;
+    pending.reserve(std::min<size_t>(buffers.size(), IOV_MAX));
+    size_t next = 0;
+    while (next < buffers.size() || !pending.empty()) {
+      while (next < buffers.size() && pending.size() < IOV_MAX) {
+        auto bytes = buffers[next++];
+        if (!bytes.empty()) {
+          pending.push_back({const_cast<std::byte*>(bytes.data()), bytes.size()});
+        }
+      }
+      if (pending.empty()) break;
+      ssize_t written = ::writev(fd_.get(), pending.data(), static_cast<int>(pending.size()));
+      if (written < 0) {
+        if (errno == EINTR) continue;
+        throw IoError("write", path_, errno);
+      }
+      drop_written(pending, static_cast<size_t>(written));
+    }
+  }
+
+  void sync() override {
+    if (::fsync(fd_.get()) != 0) throw IoError("fsync", path_, errno);
+  }
+
+  void close() override {
+    if (fd_.reset() != 0) throw IoError("close", path_, errno);
+  }
+
+ private:
+  // Removes fully written buffers and advances a partly written one.
+  static void drop_written(std::vector<iovec>& pending, size_t written) {
+    size_t done = 0;
+    while (done < pending.size() && written >= pending[done].iov_len) {
+      written -= pending[done].iov_len;
+      ++done;
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(done));
+    if (written > 0) {
+      pending.front().iov_base = static_cast<char*>(pending.front().iov_base) + written;
+      pending.front().iov_len -= written;
+    }
+  }
+
+  fs::path path_;
+  FileDescriptor fd_;
+};
+
+class LocalMappedRegion final : public MappedRegion {
+ public:
+  LocalMappedRegion(void* address, size_t size) : address_(address), size_(size) {}
+  ~LocalMappedRegion() override {
+    if (size_ > 0) ::munmap(address_, size_);
+  }
+  std::span<const std::byte> bytes() const noexcept override {
+    return {static_cast<const std::byte*>(address_), size_};
+  }
+
+ private:
+  void* address_;
+  size_t size_;
+};
+
+class LocalReadableFile final : public ReadableFile {
+ public:
+  LocalReadableFile(fs::path path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+
+  uint64_t size() const override { return size_; }
+
+  void read_at(uint64_t offset, std::span<std::byte> buffer) const override {
+    size_t done = 0;
+    while (done < buffer.size()) {
+      ssize_t got = ::pread(fd_.get(), buffer.data() + done, buffer.size() - done,
+                            static_cast<off_t>(offset + done));
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        throw IoError("read", path_, errno);
+      }
+      if (got == 0) {
+        throw CorruptDataError(path_, "unexpected end of file at byte " +
+                                          std::to_string(offset + done));
+      }
+      done += static_cast<size_t>(got);
+    }
+  }
+
+  std::shared_ptr<const MappedRegion> map() const override {
+    if (size_ == 0) return std::make_shared<LocalMappedRegion>(nullptr, 0);
+    void* address = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_.get(), 0);
+    if (address == MAP_FAILED) throw IoError("mmap", path_, errno);
+    return std::make_shared<LocalMappedRegion>(address, size_);
+  }
+
+ private:
+  fs::path path_;
+  FileDescriptor fd_;
+  uint64_t size_;
+};
+
+class LocalStorage final : public Storage {
+ public:
+  std::unique_ptr<WritableFile> create_file(const fs::path& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) throw IoError("create", path, errno);
+    return std::make_unique<LocalWritableFile>(path, fd);
+  }
+
+  std::unique_ptr<ReadableFile> open_file(const fs::path& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw IoError("open", path, errno);
+    FileDescriptor guard(fd);
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) throw IoError("stat", path, errno);
+    if (!S_ISREG(info.st_mode)) throw IoError("open", path, "not a regular file");
+    return std::make_unique<LocalReadableFile>(path, guard.release(),
+                                               static_cast<uint64_t>(info.st_size));
+  }
+
+  void create_directories(const fs::path& path) override {
+    std::error_code error;
+    fs::create_directories(path, error);
+    if (error) throw IoError("mkdir", path, error.value());
+  }
+
+  std::vector<DirEntry> list(const fs::path& dir) override {
+    std::vector<DirEntry> entries;
+    std::error_code error;
+    fs::directory_iterator it(dir, error);
+    if (error) throw IoError("list", dir, error.value());
+    for (; it != fs::directory_iterator(); it.increment(error)) {
+      if (error) break;
+      std::error_code type_error;
+      bool is_directory = it->is_directory(type_error) && !it->is_symlink(type_error);
+      entries.push_back({it->path().filename().string(), is_directory});
+    }
+    if (error) throw IoError("list", dir, error.value());
+    return entries;
+  }
+
+  bool exists(const fs::path& path) override {
+    std::error_code error;
+    auto status = fs::symlink_status(path, error);
+    if (error && error != std::errc::no_such_file_or_directory) {
+      throw IoError("stat", path, error.value());
+    }
+    return fs::exists(status);
+  }
+
+  void rename(const fs::path& from, const fs::path& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      throw IoError("rename " + from.string() + " to", to, errno);
+    }
+  }
+
+  void sync_directory(const fs::path& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw IoError("open directory", dir, errno);
+    FileDescriptor guard(fd);
+    if (::fsync(fd) != 0) throw IoError("fsync directory", dir, errno);
+  }
+
+  void remove_all(const fs::path& path) override {
+    std::error_code error;
+    fs::remove_all(path, error);
+    if (error && error != std::errc::no_such_file_or_directory) {
+      throw IoError("remove", path, error.value());
+    }
+  }
+
+  uint64_t available_bytes(const fs::path& path) override {
+    struct statvfs info {};
+    if (::statvfs(path.c_str(), &info) != 0) throw IoError("statvfs", path, errno);
+    return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+  }
+};
+
+}  // namespace
+
+Storage& local_storage() {
+  static LocalStorage storage;
+  return storage;
+}
+
+}  // namespace cairn

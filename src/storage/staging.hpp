@@ -1,0 +1,62 @@
+// Staging area: folders are written under <serialization_dir>/staging/ and published into
+// place by one atomic rename, so readers see a folder whole or not at all.
+//
+// Only the holder of the directory lock writes to staging/; anything found there by a new lock
+// holder is a leftover of a crashed writer and is removed.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "cairn/storage.hpp"
+
+namespace cairn::storage {
+
+inline constexpr const char* kStagingDirName = "staging";
+
+class StagedFolder {
+ public:
+  StagedFolder(Storage& storage, std::filesystem::path staging_dir, std::filesystem::path folder);
+  StagedFolder(StagedFolder&& other) noexcept;
+  StagedFolder& operator=(StagedFolder&&) = delete;
+  // Removes the folder unless it was published. Never throws.
+  ~StagedFolder();
+
+  const std::filesystem::path& path() const noexcept { return folder_; }
+  // A new file in the folder. The caller writes it, then calls sync() and close() on it.
+  std::unique_ptr<WritableFile> create_file(std::string_view name);
+
+  // Publishes the folder as `destination` (which must not exist), durably:
+  // 1. fsync the folder, so the entries of its (already fsynced) files are durable
+  // 2. rename it to `destination`, one atomic step on one filesystem
+  // 3. fsync the destination's parent (the new entry) and staging/ (the old one is gone)
+  // Throws InvalidArgumentError if `destination` exists, IoError if a step fails; before step 2
+  // completes nothing is visible at `destination`.
+  void publish(const std::filesystem::path& destination);
+
+ private:
+  Storage* storage_;
+  std::filesystem::path staging_dir_;
+  std::filesystem::path folder_;
+  bool owned_ = true;  // false once published or moved from
+};
+
+class StagingArea {
+ public:
+  StagingArea(Storage& storage, const std::filesystem::path& serialization_dir);
+
+  const std::filesystem::path& path() const noexcept { return staging_dir_; }
+  // A new empty folder "<name>.<pid>.<n>" in staging/.
+  StagedFolder begin(std::string_view name);
+  // Removes everything in staging/ and returns what it removed. Call only while holding the
+  // directory lock: no other writer can be staging then.
+  std::vector<std::filesystem::path> remove_leftovers();
+
+ private:
+  Storage& storage_;
+  std::filesystem::path staging_dir_;
+};
+
+}  // namespace cairn::storage

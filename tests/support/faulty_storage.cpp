@@ -1,0 +1,107 @@
+#include "support/faulty_storage.hpp"
+
+#include "cairn/error.hpp"
+
+namespace cairn::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FaultyWritableFile final : public WritableFile {
+ public:
+  FaultyWritableFile(FaultyStorage& owner, fs::path path, std::unique_ptr<WritableFile> inner)
+      : owner_(owner), path_(std::move(path)), inner_(std::move(inner)) {}
+
+  void append(std::span<const std::span<const std::byte>> buffers) override {
+    // One operation per buffer, so a failure can land between any two tensors.
+    for (const auto& buffer : buffers) {
+      owner_.tick("append", path_);
+      inner_->append(buffer);
+    }
+  }
+  void sync() override {
+    owner_.tick("sync", path_);
+    inner_->sync();
+  }
+  void close() override {
+    owner_.tick("close", path_);
+    inner_->close();
+  }
+
+ private:
+  FaultyStorage& owner_;
+  fs::path path_;
+  std::unique_ptr<WritableFile> inner_;
+};
+
+class FaultyReadableFile final : public ReadableFile {
+ public:
+  FaultyReadableFile(FaultyStorage& owner, fs::path path, std::unique_ptr<ReadableFile> inner)
+      : owner_(owner), path_(std::move(path)), inner_(std::move(inner)) {}
+
+  uint64_t size() const override { return inner_->size(); }
+  void read_at(uint64_t offset, std::span<std::byte> buffer) const override {
+    owner_.tick("read", path_);
+    owner_.add_bytes_read(buffer.size());
+    inner_->read_at(offset, buffer);
+  }
+  std::shared_ptr<const MappedRegion> map() const override {
+    owner_.tick("map", path_);
+    return inner_->map();
+  }
+
+ private:
+  FaultyStorage& owner_;
+  fs::path path_;
+  std::unique_ptr<ReadableFile> inner_;
+};
+
+}  // namespace
+
+void FaultyStorage::tick(const std::string& what, const fs::path& path) {
+  log_.push_back(what + " " + path.string());
+  if (operations_++ == fail_at_) throw IoError(what + " (injected fault)", path, error_code_);
+}
+
+std::unique_ptr<WritableFile> FaultyStorage::create_file(const fs::path& path) {
+  tick("create", path);
+  return std::make_unique<FaultyWritableFile>(*this, path, inner_.create_file(path));
+}
+
+std::unique_ptr<ReadableFile> FaultyStorage::open_file(const fs::path& path) {
+  tick("open", path);
+  return std::make_unique<FaultyReadableFile>(*this, path, inner_.open_file(path));
+}
+
+void FaultyStorage::create_directories(const fs::path& path) {
+  tick("mkdir", path);
+  inner_.create_directories(path);
+}
+
+std::vector<DirEntry> FaultyStorage::list(const fs::path& dir) {
+  tick("list", dir);
+  return inner_.list(dir);
+}
+
+bool FaultyStorage::exists(const fs::path& path) { return inner_.exists(path); }
+
+void FaultyStorage::rename(const fs::path& from, const fs::path& to) {
+  tick("rename", to);
+  inner_.rename(from, to);
+}
+
+void FaultyStorage::sync_directory(const fs::path& dir) {
+  tick("sync_directory", dir);
+  inner_.sync_directory(dir);
+}
+
+void FaultyStorage::remove_all(const fs::path& path) {
+  tick("remove", path);
+  inner_.remove_all(path);
+}
+
+uint64_t FaultyStorage::available_bytes(const fs::path& path) {
+  return inner_.available_bytes(path);
+}
+
+}  // namespace cairn::testing

@@ -1,0 +1,51 @@
+// A Storage wrapper that fails the n-th storage operation with a chosen errno, the way a real
+// disk fails (EIO, ENOSPC, EACCES), and counts operations and bytes read. Every call that can
+// touch the disk counts as one operation: create, each append, sync, close, open, each read,
+// map, mkdir, list, rename, directory sync, remove.
+#pragma once
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "cairn/storage.hpp"
+
+namespace cairn::testing {
+
+class FaultyStorage final : public Storage {
+ public:
+  explicit FaultyStorage(Storage& inner = local_storage()) : inner_(inner) {}
+
+  // Fails operation number `index` (0-based, counting from now) with `error_code`; -1: never.
+  void fail_at(long index, int error_code = EIO) {
+    fail_at_ = index == -1 ? -1 : operations_ + index;
+    error_code_ = error_code;
+  }
+  long operations() const { return operations_; }
+  uint64_t bytes_read() const { return bytes_read_; }
+  const std::vector<std::string>& log() const { return log_; }
+
+  // Counts one operation; throws IoError if it is the one to fail.
+  void tick(const std::string& what, const std::filesystem::path& path);
+  void add_bytes_read(uint64_t n) { bytes_read_ += n; }
+
+  std::unique_ptr<WritableFile> create_file(const std::filesystem::path& path) override;
+  std::unique_ptr<ReadableFile> open_file(const std::filesystem::path& path) override;
+  void create_directories(const std::filesystem::path& path) override;
+  std::vector<DirEntry> list(const std::filesystem::path& dir) override;
+  bool exists(const std::filesystem::path& path) override;
+  void rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
+  void sync_directory(const std::filesystem::path& dir) override;
+  void remove_all(const std::filesystem::path& path) override;
+  uint64_t available_bytes(const std::filesystem::path& path) override;
+
+ private:
+  Storage& inner_;
+  long operations_ = 0;
+  long fail_at_ = -1;
+  int error_code_ = EIO;
+  uint64_t bytes_read_ = 0;
+  std::vector<std::string> log_;
+};
+
+}  // namespace cairn::testing

@@ -18,7 +18,7 @@ TEST(State, LiteralsMakeTheExpectedKinds) {
   EXPECT_TRUE(State(true).is_bool());
   EXPECT_TRUE(State().is_null());
   EXPECT_TRUE(State(std::string("s")).is_string());
-  EXPECT_THROW(State(std::numeric_limits<uint64_t>::max()), InvalidArgumentError);
+  EXPECT_THROW(State{std::numeric_limits<uint64_t>::max()}, InvalidArgumentError);
 }
 
 TEST(State, WrongTypeAccessThrowsAClearError) {

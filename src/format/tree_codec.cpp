@@ -144,7 +144,9 @@ class Decoder {
  private:
   State decode_tagged(const nlohmann::ordered_json& node) {
     if (node.size() != 1) fail("tree node has " + std::to_string(node.size()) + " keys, want 1");
-    const auto& [tag, value] = *node.items().begin();
+    const auto only = node.begin();
+    const std::string& tag = only.key();
+    const auto& value = only.value();
     if (tag == kDoubleTag) {
       auto bits = value.is_string() ? parse_hex16(value.get<std::string>()) : std::nullopt;
       if (!bits) fail("bad double encoding " + value.dump());

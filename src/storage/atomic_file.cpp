@@ -9,8 +9,13 @@ namespace cairn::storage {
 
 std::filesystem::path temporary_sibling(const std::filesystem::path& path) {
   static std::atomic<unsigned long> counter{0};
-  std::string name = "." + path.filename().string() + ".cairn-tmp." + std::to_string(::getpid()) +
-                     "." + std::to_string(counter++);
+  // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict) on chains of operator+.
+  std::string name = ".";
+  name.append(path.filename().string())
+      .append(".cairn-tmp.")
+      .append(std::to_string(::getpid()))
+      .append(".")
+      .append(std::to_string(counter++));
   return path.parent_path() / name;
 }
 

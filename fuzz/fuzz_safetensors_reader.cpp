@@ -47,6 +47,13 @@ class MemoryStorage final : public cairn::Storage {
   }
   void sync_directory(const std::filesystem::path&) override { unsupported(); }
   void remove_all(const std::filesystem::path&) override { unsupported(); }
+  void hard_link(const std::filesystem::path&, const std::filesystem::path&) override {
+    unsupported();
+  }
+  void create_symlink(const std::filesystem::path&, const std::filesystem::path&) override {
+    unsupported();
+  }
+  std::filesystem::path read_symlink(const std::filesystem::path&) override { unsupported(); }
   uint64_t available_bytes(const std::filesystem::path&) override { return 0; }
 
  private:

@@ -69,6 +69,14 @@ class Storage {
   virtual void sync_directory(const std::filesystem::path& dir) = 0;
   // Removes a file, or a directory and everything in it; no error if it does not exist.
   virtual void remove_all(const std::filesystem::path& path) = 0;
+  // Makes `link` a new hard link to the file `existing`. Throws IoError (EXDEV, EPERM, ...) where
+  // the filesystem refuses; callers fall back to a copy.
+  virtual void hard_link(const std::filesystem::path& existing, const std::filesystem::path& link) = 0;
+  // Creates a symbolic link `link` whose content is `target`.
+  virtual void create_symlink(const std::filesystem::path& target,
+                              const std::filesystem::path& link) = 0;
+  // The content of the symbolic link `link`; IoError (ENOENT) when it does not exist.
+  virtual std::filesystem::path read_symlink(const std::filesystem::path& link) = 0;
   // Bytes available to an unprivileged writer on the filesystem holding `path`.
   virtual uint64_t available_bytes(const std::filesystem::path& path) = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <new>
+
 namespace cairn::format {
 
 uint64_t xxh3(std::span<const std::byte> bytes) noexcept {
@@ -9,6 +11,21 @@ uint64_t xxh3(std::span<const std::byte> bytes) noexcept {
 }
 
 uint64_t xxh3(std::string_view text) noexcept { return XXH3_64bits(text.data(), text.size()); }
+
+Xxh3Stream::Xxh3Stream() : state_(XXH3_createState()) {
+  if (state_ == nullptr) throw std::bad_alloc();
+  XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+
+Xxh3Stream::~Xxh3Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+
+void Xxh3Stream::update(std::span<const std::byte> bytes) noexcept {
+  XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
+}
+
+uint64_t Xxh3Stream::digest() const noexcept {
+  return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_));
+}
 
 std::string to_hex16(uint64_t value) {
   static constexpr char kDigits[] = "0123456789abcdef";

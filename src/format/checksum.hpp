@@ -13,6 +13,20 @@ namespace cairn::format {
 uint64_t xxh3(std::span<const std::byte> bytes) noexcept;
 uint64_t xxh3(std::string_view text) noexcept;
 std::string to_hex16(uint64_t value);
+
+// XXH3-64 of data that arrives in pieces (equal to xxh3() of the concatenation).
+class Xxh3Stream {
+ public:
+  Xxh3Stream();
+  Xxh3Stream(const Xxh3Stream&) = delete;
+  Xxh3Stream& operator=(const Xxh3Stream&) = delete;
+  ~Xxh3Stream();
+  void update(std::span<const std::byte> bytes) noexcept;
+  uint64_t digest() const noexcept;
+
+ private:
+  void* state_;  // XXH3_state_t, kept out of this header
+};
 // Parses exactly 16 hex digits; nullopt for anything else.
 std::optional<uint64_t> parse_hex16(std::string_view text) noexcept;
 

@@ -214,6 +214,25 @@ class LocalStorage final : public Storage {
     }
   }
 
+  void hard_link(const fs::path& existing, const fs::path& link) override {
+    if (::link(existing.c_str(), link.c_str()) != 0) {
+      throw IoError("link " + existing.string() + " as", link, errno);
+    }
+  }
+
+  void create_symlink(const fs::path& target, const fs::path& link) override {
+    if (::symlink(target.c_str(), link.c_str()) != 0) {
+      throw IoError("symlink " + target.string() + " as", link, errno);
+    }
+  }
+
+  fs::path read_symlink(const fs::path& link) override {
+    std::error_code error;
+    fs::path target = fs::read_symlink(link, error);
+    if (error) throw IoError("readlink", link, error.value());
+    return target;
+  }
+
   uint64_t available_bytes(const fs::path& path) override {
     struct statvfs info {};
     if (::statvfs(path.c_str(), &info) != 0) throw IoError("statvfs", path, errno);

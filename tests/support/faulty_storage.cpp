@@ -100,6 +100,22 @@ void FaultyStorage::remove_all(const fs::path& path) {
   inner_.remove_all(path);
 }
 
+void FaultyStorage::hard_link(const fs::path& existing, const fs::path& link) {
+  tick("link", link);
+  if (refuse_hard_links_) throw IoError("link (refused by test)", link, EXDEV);
+  inner_.hard_link(existing, link);
+}
+
+void FaultyStorage::create_symlink(const fs::path& target, const fs::path& link) {
+  tick("symlink", link);
+  inner_.create_symlink(target, link);
+}
+
+fs::path FaultyStorage::read_symlink(const fs::path& link) {
+  tick("readlink", link);
+  return inner_.read_symlink(link);
+}
+
 uint64_t FaultyStorage::available_bytes(const fs::path& path) {
   return inner_.available_bytes(path);
 }

@@ -37,7 +37,14 @@ class FaultyStorage final : public Storage {
   void rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
   void sync_directory(const std::filesystem::path& dir) override;
   void remove_all(const std::filesystem::path& path) override;
+  void hard_link(const std::filesystem::path& existing,
+                 const std::filesystem::path& link) override;
+  void create_symlink(const std::filesystem::path& target,
+                      const std::filesystem::path& link) override;
+  std::filesystem::path read_symlink(const std::filesystem::path& link) override;
   uint64_t available_bytes(const std::filesystem::path& path) override;
+  // Makes hard_link fail with EXDEV, as across filesystems, without counting as a fault.
+  void refuse_hard_links(bool refuse) { refuse_hard_links_ = refuse; }
 
  private:
   Storage& inner_;
@@ -46,6 +53,7 @@ class FaultyStorage final : public Storage {
   int error_code_ = EIO;
   uint64_t bytes_read_ = 0;
   std::vector<std::string> log_;
+  bool refuse_hard_links_ = false;
 };
 
 }  // namespace cairn::testing

@@ -1,8 +1,11 @@
 // Umbrella header: everything public in cairn.
 #pragma once
 
+#include "cairn/checkpointer.hpp"
+#include "cairn/clock.hpp"
 #include "cairn/dtype.hpp"
 #include "cairn/error.hpp"
+#include "cairn/logger.hpp"
 #include "cairn/safetensors.hpp"
 #include "cairn/state.hpp"
 #include "cairn/storage.hpp"

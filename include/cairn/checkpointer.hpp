@@ -1,0 +1,127 @@
+// The Checkpointer: decides when to save, writes each checkpoint crash-safely, keeps what the
+// retention rules say, and restores the newest valid checkpoint or the best model.
+//
+// It follows AllenNLP 2.4's Checkpointer (same options and methods) and fixes its faults:
+// atomic checkpoints, retention that survives restarts, only cairn's own files ever deleted,
+// latest by save sequence, restore that falls back past a corrupt checkpoint, exact mid-epoch
+// resume, immutable checkpoints, a best model independent of retention, one writer per
+// directory. docs/format.md describes the directory; DESIGN.md sections 3 and 4 the contract.
+//
+// Thread safety: one Checkpointer is used from one thread at a time (calls are not
+// synchronized). Any number of readers (other Checkpointers that only restore, other processes)
+// may read the directory while a writer saves.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cairn/clock.hpp"
+#include "cairn/logger.hpp"
+#include "cairn/state.hpp"
+#include "cairn/storage.hpp"
+
+namespace cairn {
+
+struct CheckpointState {
+  State model_state;
+  State training_state;
+};
+
+// What the Checkpointer asks for when, and only when, it has decided to save.
+class Trainer {
+ public:
+  virtual ~Trainer() = default;
+  virtual CheckpointState get_checkpoint_state() = 0;
+};
+
+struct CheckpointPaths {
+  std::filesystem::path dir;
+  std::filesystem::path model;
+  std::filesystem::path training_state;
+};
+
+struct CheckpointInfo {
+  std::string name;
+  CheckpointPaths paths;
+  int64_t seq = 0;  // save sequence: larger is newer
+  int64_t epoch = 0;
+  std::optional<int64_t> batches_this_epoch;  // set for saves made inside an epoch
+  double save_time = 0;                        // seconds since the Unix epoch
+  uint64_t size_bytes = 0;                     // of all its files
+  bool is_best = false;    // its model is the current best/
+  bool permanent = false;  // kept for good by keep_serialized_model_every_num_seconds
+};
+
+struct CheckpointerOptions {
+  std::filesystem::path serialization_dir;
+  // Keep one checkpoint for good every this many seconds; none: off.
+  std::optional<double> keep_serialized_model_every_num_seconds;
+  // Keep this many recent checkpoints; none or negative: keep all.
+  std::optional<int> num_serialized_models_to_keep = 2;
+  // Save inside an epoch every this many seconds (maybe_save_checkpoint); none: off.
+  std::optional<double> model_save_interval;
+
+  // Seams. Null means: the system clock, stderr, the local filesystem.
+  std::shared_ptr<Clock> clock;
+  Logger logger;
+  Storage* storage = nullptr;
+};
+
+class Checkpointer {
+ public:
+  explicit Checkpointer(CheckpointerOptions options);
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+  virtual ~Checkpointer();  // never throws; releases the directory lock
+
+  // Builds a checkpointer from AllenNLP-style JSON: {"type": "default", "num_serialized_models_to_keep": 3, ...}.
+  // "type" may be left out ("default"). An unknown key or a value of the wrong type throws
+  // InvalidArgumentError naming it.
+  static std::unique_ptr<Checkpointer> from_config(std::string_view json,
+                                                   const std::filesystem::path& serialization_dir);
+  // Makes `from_config` build `factory(config, serialization_dir)` for {"type": name}. The
+  // factory receives the parsed JSON object as text and must refuse keys it does not know.
+  using Factory = std::function<std::unique_ptr<Checkpointer>(
+      std::string_view json, const std::filesystem::path& serialization_dir)>;
+  static void register_type(const std::string& name, Factory factory);
+  // Parses the options of the default implementation from `json`, refusing keys outside
+  // `extra_keys` and its own. For subclasses that add options.
+  static CheckpointerOptions parse_options(std::string_view json,
+                                           const std::filesystem::path& serialization_dir,
+                                           const std::vector<std::string>& extra_keys = {});
+
+  // Called after every batch: saves, and returns true, when model_save_interval seconds have
+  // passed since this instance's last timed save (or its construction). Records
+  // "batches_this_epoch" in the training state.
+  virtual bool maybe_save_checkpoint(Trainer& trainer, int64_t epoch, int64_t batches_this_epoch);
+  // Called at the end of epoch `epoch` (0-based). Adds "epoch" to the training state.
+  virtual void save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far = false);
+
+  // The newest checkpoint that verifies, or none. Reads (and checks) its files.
+  virtual std::optional<CheckpointPaths> find_latest_checkpoint() const;
+  // Model and training state of the newest valid checkpoint; both null when there is none (also
+  // when the directory does not exist). A corrupt newer checkpoint is skipped with a warning.
+  virtual CheckpointState restore_checkpoint();
+  // The best model state, or null when there is none.
+  virtual State best_model_state();
+
+  // Every checkpoint cairn wrote here and still keeps, oldest first.
+  std::vector<CheckpointInfo> list_checkpoints() const;
+  // Blocks until every save is durable (saves are synchronous today: returns at once).
+  void wait();
+
+  const CheckpointerOptions& options() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn

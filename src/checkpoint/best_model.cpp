@@ -1,0 +1,109 @@
+#include "checkpoint/best_model.hpp"
+
+#include <cerrno>
+#include <vector>
+
+#include "cairn/error.hpp"
+#include "checkpoint/layout.hpp"
+#include "storage/atomic_file.hpp"
+
+namespace cairn::checkpoint {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Copies a file through the storage seam, in chunks, and syncs it.
+void copy_file(Storage& storage, const fs::path& from, const fs::path& to) {
+  auto in = storage.open_file(from);
+  auto out = storage.create_file(to);
+  std::vector<std::byte> buffer(8 << 20);
+  for (uint64_t offset = 0; offset < in->size();) {
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(buffer.size(), in->size() - offset));
+    in->read_at(offset, std::span(buffer).first(chunk));
+    out->append(std::span<const std::byte>(buffer).first(chunk));
+    offset += chunk;
+  }
+  out->sync();
+  out->close();
+}
+
+// A hard link where the filesystem allows one, else a copy.
+void link_or_copy(Storage& storage, const fs::path& from, const fs::path& to) {
+  try {
+    storage.hard_link(from, to);
+  } catch (const IoError& error) {
+    const int code = error.error_code();
+    if (code != EXDEV && code != EPERM && code != EMLINK && code != ENOTSUP && code != ENOSYS) {
+      throw;
+    }
+    copy_file(storage, from, to);
+  }
+}
+
+}  // namespace
+
+void publish_best(Storage& storage, storage::StagingArea& staging, const fs::path& serialization_dir,
+                  const fs::path& checkpoint_dir, const Manifest& manifest) {
+  const std::string name = checkpoint_dir.filename().string();
+  const fs::path versions = serialization_dir / kBestVersionsDir;
+  storage.create_directories(versions);
+
+  // 1. The new version folder, published whole.
+  if (!storage.exists(versions / name)) {
+    auto folder = staging.begin("best-" + name);
+    link_or_copy(storage, checkpoint_dir / kModelFile, folder.path() / kModelFile);
+    Manifest best = manifest;
+    best.is_best = true;
+    best.files.resize(1);  // the model only: model.safetensors is listed first
+    const std::string text = render_manifest(best);
+    auto file = folder.create_file(kManifestFile);
+    file->append(std::as_bytes(std::span(text)));
+    file->sync();
+    file->close();
+    folder.publish(versions / name);
+  }
+
+  // 2. Swing the link.
+  const fs::path link = serialization_dir / kBestLink;
+  const fs::path temporary = storage::temporary_sibling(link);
+  storage.create_symlink(fs::path(kBestVersionsDir) / name, temporary);
+  try {
+    storage.rename(temporary, link);
+  } catch (...) {
+    storage::cleanup_quietly([&] { storage.remove_all(temporary); });
+    throw;
+  }
+  storage.sync_directory(serialization_dir);
+
+  // 3. Older versions are no longer reachable.
+  remove_unreachable_best_versions(storage, serialization_dir);
+}
+
+void remove_unreachable_best_versions(Storage& storage, const fs::path& serialization_dir) {
+  const fs::path versions = serialization_dir / kBestVersionsDir;
+  if (!storage.exists(versions)) return;
+  const std::optional<fs::path> current = best_folder(storage, serialization_dir);
+  for (const DirEntry& entry : storage.list(versions)) {
+    if (!current || entry.name != current->filename()) storage.remove_all(versions / entry.name);
+  }
+}
+
+std::optional<fs::path> best_folder(Storage& storage, const fs::path& serialization_dir) {
+  const fs::path link = serialization_dir / kBestLink;
+  fs::path target;
+  try {
+    target = storage.read_symlink(link);
+  } catch (const IoError& error) {
+    if (error.error_code() == ENOENT) return std::nullopt;
+    throw;
+  }
+  // Only a link cairn made is followed: best-versions/<checkpoint name>.
+  if (target.parent_path() != fs::path(kBestVersionsDir) ||
+      !parse_checkpoint_name(target.filename().string())) {
+    throw CorruptDataError(link, "points to " + target.string() + ", not into " +
+                                     kBestVersionsDir + "/");
+  }
+  return serialization_dir / target;
+}
+
+}  // namespace cairn::checkpoint

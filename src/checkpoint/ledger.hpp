@@ -1,0 +1,42 @@
+// The retention ledger (retention.json): what this directory's writers have saved and still
+// keep, so retention continues exactly across restarts, and only checkpoints cairn wrote are
+// ever deleted.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/storage.hpp"
+
+namespace cairn::checkpoint {
+
+struct LedgerEntry {
+  std::string name;
+  double save_time = 0;
+};
+
+struct Ledger {
+  int64_t next_seq = 0;
+  // Save time of the last checkpoint kept for good, or of the first construction.
+  double reference_time = 0;
+  std::vector<LedgerEntry> queue;      // recent checkpoints, oldest first (last-N window)
+  std::vector<LedgerEntry> permanent;  // kept for good
+  // Being published when the ledger was written: adopted if the folder exists, else dropped.
+  std::vector<LedgerEntry> pending;
+  // Decided to delete; deleting is repeated until done (idempotent).
+  std::vector<std::string> doomed;
+  std::optional<std::string> best;  // the checkpoint whose model best/ holds
+
+  bool owns(const std::string& name) const;
+};
+
+// Reads <dir>/retention.json; nullopt when there is none. Throws CorruptDataError when it exists
+// but is damaged.
+std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path& dir);
+// Replaces <dir>/retention.json atomically and durably.
+void write_ledger(Storage& storage, const std::filesystem::path& dir, const Ledger& ledger);
+
+}  // namespace cairn::checkpoint

@@ -1,0 +1,242 @@
+// Fix 1 and 9 of the original: a crash or an I/O error at any step of a save leaves the earlier
+// checkpoints, best/ and the retention state intact, and a second writer process is refused.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "cairn/cairn.hpp"
+#include "support/faulty_storage.hpp"
+#include "support/states.hpp"
+#include "support/temp_dir.hpp"
+#include "support/trainers.hpp"
+
+namespace cairn {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FakeClock;
+using testing::FaultyStorage;
+using testing::LogRecorder;
+using testing::TempDir;
+using testing::ToyTrainer;
+
+class SaveFaults : public ::testing::TestWithParam<int> {
+ protected:
+  CheckpointerOptions options(const fs::path& dir, Storage* storage = nullptr) {
+    auto result = testing::test_options(dir, clock_, log_);
+    result.num_serialized_models_to_keep = 2;
+    result.storage = storage;
+    return result;
+  }
+  // A directory with checkpoints of steps 1 and 2, the best being step 1.
+  void make_template(const fs::path& dir) {
+    Checkpointer checkpointer(options(dir));
+    trainer_.step = 1;
+    checkpointer.save_checkpoint(0, trainer_, true);
+    trainer_.step = 2;
+    checkpointer.save_checkpoint(1, trainer_);
+  }
+  // The save under test: step 3, marked best, which also evicts the step-1 checkpoint.
+  void save_step_3(Checkpointer& checkpointer) {
+    trainer_.step = 3;
+    checkpointer.save_checkpoint(2, trainer_, true);
+  }
+
+  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  LogRecorder log_;
+  ToyTrainer trainer_;
+};
+
+TEST_P(SaveFaults, EveryStepOfASave) {
+  const int error_code = GetParam();
+  TempDir root;
+  make_template(root / "template");
+  long steps;
+  {
+    fs::copy(root / "template", root / "probe", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    FaultyStorage counter;
+    Checkpointer checkpointer(options(root / "probe", &counter));
+    save_step_3(checkpointer);
+    steps = counter.operations();
+  }
+  ASSERT_GT(steps, 20);
+  int failed_saves = 0;
+  for (long step = 0; step < steps; ++step) {
+    SCOPED_TRACE("fault at storage operation " + std::to_string(step));
+    const fs::path dir = root / ("run" + std::to_string(step));
+    fs::copy(root / "template", dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    {
+      FaultyStorage faulty;
+      faulty.fail_at(step, error_code);
+      Checkpointer checkpointer(options(dir, &faulty));
+      try {
+        save_step_3(checkpointer);
+      } catch (const IoError& error) {
+        ++failed_saves;
+        EXPECT_EQ(error.error_code(), error_code);
+      }
+    }  // the writer goes away, as after a crash
+
+    // A new process opens the directory: the newest checkpoint is step 3 (if the save got as far
+    // as publishing) or step 2, whole either way; best is step 3's or step 1's model.
+    Checkpointer reader(options(dir));
+    CheckpointState restored = reader.restore_checkpoint();
+    const int64_t step_restored = restored.training_state.at("global_step").as_int();
+    EXPECT_TRUE(step_restored == 2 || step_restored == 3);
+    EXPECT_EQ(restored.model_state, ToyTrainer::state_at(step_restored).model_state);
+    State best = reader.best_model_state();
+    EXPECT_TRUE(best == ToyTrainer::state_at(1).model_state ||
+                best == ToyTrainer::state_at(3).model_state);
+    EXPECT_TRUE(log_.matching("warning").empty()) << log_.matching("warning").front();
+
+    // The next save works and retention holds: exactly two checkpoints, no leftovers.
+    trainer_.step = 4;
+    reader.save_checkpoint(3, trainer_);
+    EXPECT_EQ(testing::epochs_on_disk(dir).size(), 2u);
+    EXPECT_EQ(testing::epochs_on_disk(dir).back(), 3);
+    EXPECT_TRUE(testing::entry_names(dir / "staging").empty());
+    EXPECT_EQ(testing::entry_names(dir / "best-versions").size(), 1u);
+    fs::remove_all(dir);
+  }
+  EXPECT_GT(failed_saves, 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(Errno, SaveFaults, ::testing::Values(EIO, ENOSPC),
+                         [](const auto& param_info) {
+                           return param_info.param == EIO ? std::string("EIO")
+                                                          : std::string("ENOSPC");
+                         });
+
+TEST(BestCopy, FallsBackToACopyWhereHardLinksFail) {
+  TempDir dir;
+  FaultyStorage no_links;
+  no_links.refuse_hard_links(true);
+  CheckpointerOptions options;
+  options.serialization_dir = dir.path();
+  options.storage = &no_links;
+  options.logger = null_logger();
+  options.num_serialized_models_to_keep = 0;
+  Checkpointer checkpointer(options);
+  ToyTrainer trainer;
+  trainer.step = 5;
+  checkpointer.save_checkpoint(0, trainer, true);
+  EXPECT_EQ(checkpointer.best_model_state(), ToyTrainer::state_at(5).model_state);
+}
+
+// Fix 1 under real SIGKILLs: a child saves in a loop and reports each save that returned; the
+// parent kills it at a random instant, then restores.
+TEST(KillDuringSaves, RestoreGivesALastSavedStateWhole) {
+  TempDir dir;
+  std::mt19937 random(1234);
+  int64_t next_step = 0;
+  for (int round = 0; round < 25; ++round) {
+    int report[2];
+    ASSERT_EQ(::pipe(report), 0);
+    pid_t child = ::fork();
+    if (child == 0) {
+      ::close(report[0]);
+      CheckpointerOptions options;
+      options.serialization_dir = dir.path();
+      options.logger = null_logger();
+      options.num_serialized_models_to_keep = 2;
+      Checkpointer checkpointer(options);
+      struct Big : Trainer {
+        int64_t step = 0;
+        CheckpointState get_checkpoint_state() override {
+          CheckpointState state = ToyTrainer::state_at(step);
+          state.model_state["big"] = testing::patterned_tensor(DType::F32, {1 << 18},
+                                                               static_cast<uint32_t>(step));
+          return state;
+        }
+      } trainer;
+      for (trainer.step = next_step;; ++trainer.step) {
+        checkpointer.save_checkpoint(trainer.step, trainer, trainer.step % 3 == 0);
+        (void)!::write(report[1], &trainer.step, sizeof(trainer.step));
+      }
+    }
+    ::close(report[1]);
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % 60000));
+    ::kill(child, SIGKILL);
+    int status;
+    ::waitpid(child, &status, 0);
+    int64_t reported = next_step - 1, value;
+    while (::read(report[0], &value, sizeof(value)) == sizeof(value)) reported = value;
+    ::close(report[0]);
+
+    CheckpointerOptions options;
+    options.serialization_dir = dir.path();
+    options.logger = null_logger();
+    Checkpointer reader(options);
+    CheckpointState restored = reader.restore_checkpoint();
+    if (reported < 0 && restored.training_state.is_null()) continue;  // killed before any save
+    ASSERT_FALSE(restored.training_state.is_null()) << "round " << round;
+    const int64_t step = restored.training_state.at("global_step").as_int();
+    // The last save reported, or the one under way when the kill came.
+    EXPECT_TRUE(step == reported || step == reported + 1) << step << " vs " << reported;
+    EXPECT_EQ(restored.model_state.at("fc1.weight"),
+              ToyTrainer::state_at(step).model_state.at("fc1.weight"));
+    next_step = step + 1;
+  }
+  // Retention held across all those crashes once the next writer settles the directory.
+  CheckpointerOptions options;
+  options.serialization_dir = dir.path();
+  options.logger = null_logger();
+  options.num_serialized_models_to_keep = 2;
+  Checkpointer writer(options);
+  ToyTrainer trainer;
+  trainer.step = next_step;
+  writer.save_checkpoint(next_step, trainer);
+  EXPECT_EQ(testing::epochs_on_disk(dir.path()).size(), 2u);
+  EXPECT_TRUE(testing::entry_names(dir / "staging").empty());
+}
+
+TEST(DirectoryLockAcrossProcesses, SecondWriterIsToldWhoHoldsIt) {
+  TempDir dir;
+  int ready[2], release[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(release), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    CheckpointerOptions options;
+    options.serialization_dir = dir.path();
+    options.logger = null_logger();
+    Checkpointer checkpointer(options);
+    ToyTrainer trainer;
+    checkpointer.save_checkpoint(0, trainer);
+    char byte = 1;
+    (void)!::write(ready[1], &byte, 1);
+    (void)!::read(release[0], &byte, 1);
+    ::_exit(0);
+  }
+  char byte;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  CheckpointerOptions options;
+  options.serialization_dir = dir.path();
+  options.logger = null_logger();
+  ToyTrainer trainer;
+  {
+    Checkpointer second(options);
+    EXPECT_EQ(second.restore_checkpoint().training_state.at("epoch").as_int(), 0);  // reading is fine
+    try {
+      second.save_checkpoint(1, trainer);
+      FAIL() << "second writer was let in";
+    } catch (const LockedError& error) {
+      EXPECT_EQ(error.holder_pid(), child);
+      EXPECT_NE(std::string(error.what()).find("locked by pid " + std::to_string(child)),
+                std::string::npos);
+    }
+  }
+  ::kill(child, SIGKILL);  // dies holding the lock
+  int status;
+  ::waitpid(child, &status, 0);
+  Checkpointer third(options);
+  EXPECT_NO_THROW(third.save_checkpoint(1, trainer));  // a dead holder's lock is taken over
+}
+
+}  // namespace
+}  // namespace cairn

@@ -1,0 +1,172 @@
+// The Checkpointer's parts: checkpoint names, the manifest, the ledger, the retention rule.
+#include <gtest/gtest.h>
+
+#include "cairn/cairn.hpp"
+#include "checkpoint/layout.hpp"
+#include "checkpoint/ledger.hpp"
+#include "checkpoint/manifest.hpp"
+#include "checkpoint/retention.hpp"
+#include "support/states.hpp"
+#include "support/temp_dir.hpp"
+#include "support/trainers.hpp"
+
+namespace cairn::checkpoint {
+namespace {
+
+TEST(CheckpointName, SortsInSaveOrderAndRoundTrips) {
+  std::vector<CheckpointName> names = {{0, 0, 17}, {1, 0, std::nullopt}, {9, 12, 3},
+                                       {10, 12, std::nullopt}, {1234567, 99, 100000}};
+  std::vector<std::string> texts;
+  for (const auto& name : names) {
+    texts.push_back(format_checkpoint_name(name));
+    auto parsed = parse_checkpoint_name(texts.back());
+    ASSERT_TRUE(parsed.has_value()) << texts.back();
+    EXPECT_EQ(parsed->seq, name.seq);
+    EXPECT_EQ(parsed->epoch, name.epoch);
+    EXPECT_EQ(parsed->batches_this_epoch, name.batches_this_epoch);
+  }
+  EXPECT_TRUE(std::is_sorted(texts.begin(), texts.end()));
+  EXPECT_EQ(texts[0], "ckpt-0000000000-epoch0-batch17");
+  EXPECT_EQ(texts[1], "ckpt-0000000001-epoch0-end");
+  for (const char* other : {"ckpt-1-epoch0-end", "ckpt-0000000001-epoch-1-end",
+                            "ckpt-0000000001-epoch01-end", "ckpt-0000000001-epoch1-end.tmp",
+                            "ckpt-0000000001-epoch1-batch", "model_state_epoch_3.th", "",
+                            "ckpt-0000000001-epoch1-batch+5", "ckpt-000000000a-epoch1-end"}) {
+    EXPECT_FALSE(parse_checkpoint_name(other).has_value()) << other;
+  }
+}
+
+Manifest sample_manifest() {
+  Manifest manifest;
+  manifest.seq = 12;
+  manifest.epoch = 3;
+  manifest.batches_this_epoch = 417;
+  manifest.save_time = 1764369123.125;
+  manifest.metrics = {{"val_loss", 0.4127}};
+  manifest.files = {{"model.safetensors", 1000, 0x0123456789abcdef},
+                    {"training_state.safetensors", 5, 42}};
+  return manifest;
+}
+
+TEST(Manifest, RoundTripsAndRefusesAnyChangedByte) {
+  const std::string text = render_manifest(sample_manifest());
+  Manifest parsed = parse_manifest(text, "MANIFEST.json");
+  EXPECT_EQ(parsed.seq, 12);
+  EXPECT_EQ(parsed.batches_this_epoch, 417);
+  EXPECT_EQ(parsed.save_time, 1764369123.125);
+  EXPECT_EQ(parsed.files[0].xxh3, 0x0123456789abcdefu);
+  EXPECT_EQ(parsed.metrics.at("val_loss"), 0.4127);
+  EXPECT_NE(text.find("\"save_time_utc\": \"2025-11-28T22:32:03Z\""), std::string::npos) << text;
+  // Flip every bit of every byte, one at a time: each is refused.
+  int refused = 0, tried = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string flipped = text;
+      flipped[i] = static_cast<char>(flipped[i] ^ (1 << bit));
+      ++tried;
+      try {
+        parse_manifest(flipped, "MANIFEST.json");
+      } catch (const CorruptDataError&) {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_EQ(refused, tried);
+}
+
+TEST(Manifest, RefusesFileNamesOutsideTheCheckpoint) {
+  for (const char* name : {"../model.safetensors", "/etc/passwd", "a/b", "..", ""}) {
+    Manifest manifest = sample_manifest();
+    manifest.files[0].name = name;
+    EXPECT_THROW(parse_manifest(render_manifest(manifest), "MANIFEST.json"), CorruptDataError)
+        << name;
+  }
+}
+
+TEST(Ledger, RoundTripsAndDetectsDamage) {
+  testing::TempDir dir;
+  EXPECT_FALSE(read_ledger(local_storage(), dir.path()).has_value());
+  Ledger ledger;
+  ledger.next_seq = 5;
+  ledger.reference_time = 100.5;
+  ledger.queue = {{"ckpt-0000000003-epoch3-end", 200}, {"ckpt-0000000004-epoch4-end", 300}};
+  ledger.permanent = {{"ckpt-0000000001-epoch1-end", 150}};
+  ledger.doomed = {"ckpt-0000000002-epoch2-end"};
+  ledger.best = "ckpt-0000000004-epoch4-end";
+  write_ledger(local_storage(), dir.path(), ledger);
+  auto read = read_ledger(local_storage(), dir.path());
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->next_seq, 5);
+  EXPECT_EQ(read->queue.size(), 2u);
+  EXPECT_EQ(read->queue[1].save_time, 300);
+  EXPECT_EQ(read->best, ledger.best);
+  EXPECT_TRUE(read->owns("ckpt-0000000002-epoch2-end"));
+  EXPECT_FALSE(read->owns("ckpt-0000000009-epoch9-end"));
+  auto bytes = testing::read_bytes(dir / "retention.json");
+  bytes[bytes.size() / 2] ^= std::byte{1};
+  testing::write_bytes(dir / "retention.json", bytes);
+  EXPECT_THROW(read_ledger(local_storage(), dir.path()), CorruptDataError);
+}
+
+Ledger queued(int count, double save_time = 0) {
+  Ledger ledger;
+  for (int i = 0; i < count; ++i) {
+    ledger.queue.push_back({format_checkpoint_name({i, i, std::nullopt}), save_time});
+  }
+  return ledger;
+}
+
+TEST(Retention, KeepsTheLastN) {
+  Ledger ledger = queued(5);
+  auto decisions = apply_retention(ledger, 2, std::nullopt);
+  ASSERT_EQ(decisions.size(), 3u);
+  EXPECT_EQ(ledger.queue.size(), 2u);
+  EXPECT_EQ(ledger.doomed.size(), 3u);
+  EXPECT_EQ(decisions[0].reason, "deleted: outside the last 2");
+  EXPECT_TRUE(apply_retention(ledger, 2, std::nullopt).empty());
+}
+
+TEST(Retention, NoneOrNegativeKeepsAllAndZeroKeepsNone) {
+  Ledger all = queued(4);
+  EXPECT_TRUE(apply_retention(all, std::nullopt, 1.0).empty());
+  EXPECT_TRUE(apply_retention(all, -1, 1.0).empty());
+  EXPECT_EQ(apply_retention(all, 0, std::nullopt).size(), 4u);
+  EXPECT_TRUE(all.queue.empty());
+}
+
+TEST(Retention, KeepForGoodNeedsStrictlyMoreThanKSeconds) {
+  Ledger ledger = queued(2, 10);  // both saved 10 s after the reference time 0
+  auto exactly = apply_retention(ledger, 1, 10.0);
+  EXPECT_FALSE(exactly[0].keep_for_good);  // 10 s is not more than 10 s
+  Ledger later = queued(2, 10.5);
+  auto kept = apply_retention(later, 1, 10.0);
+  EXPECT_TRUE(kept[0].keep_for_good);
+  EXPECT_EQ(later.reference_time, 10.5);
+  EXPECT_EQ(later.permanent.size(), 1u);
+}
+
+// The example of the issue: keep 10, keep one every 1 s, 30 saves with 2 s pauses before the
+// saves of epochs 5, 18 and 26 leaves epochs 5, 18 and 20..29.
+TEST(Retention, AllenNlpExampleThroughTheCheckpointer) {
+  testing::TempDir dir;
+  auto clock = std::make_shared<testing::FakeClock>();
+  testing::LogRecorder log;
+  auto options = testing::test_options(dir.path(), clock, log);
+  options.num_serialized_models_to_keep = 10;
+  options.keep_serialized_model_every_num_seconds = 1;
+  Checkpointer checkpointer(options);
+  testing::ToyTrainer trainer;
+  for (int epoch = 0; epoch < 30; ++epoch) {
+    if (epoch == 5 || epoch == 18 || epoch == 26) clock->advance(2);
+    checkpointer.save_checkpoint(epoch, trainer);
+  }
+  std::vector<int64_t> expected = {5, 18};
+  for (int epoch = 20; epoch < 30; ++epoch) expected.push_back(epoch);
+  EXPECT_EQ(testing::epochs_on_disk(dir.path()), expected);
+  int permanent = 0;
+  for (const auto& info : checkpointer.list_checkpoints()) permanent += info.permanent ? 1 : 0;
+  EXPECT_EQ(permanent, 2);
+}
+
+}  // namespace
+}  // namespace cairn::checkpoint

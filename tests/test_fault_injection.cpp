@@ -16,14 +16,6 @@ namespace {
 using testing::FaultyStorage;
 using testing::TempDir;
 
-std::vector<std::string> names_in(const std::filesystem::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 void save_through(Storage& storage, const std::filesystem::path& path, const State& state) {
   storage::write_file_atomically(storage, path, [&](WritableFile& out) {
@@ -68,7 +60,7 @@ TEST_P(FaultAtEveryStep, AtomicFileReplacement) {
     State now = load_file(path);
     bool renamed = faulty.log()[static_cast<size_t>(step)].starts_with("sync_directory");
     EXPECT_EQ(now, renamed ? after : before);
-    EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"state.safetensors"});
+    EXPECT_EQ(testing::entry_names(dir.path()), std::vector<std::string>{"state.safetensors"});
     if (renamed) save_file(path, before);  // reset for the next step
   }
   save_through(local_storage(), path, after);  // works once the fault is gone
@@ -106,7 +98,7 @@ TEST_P(FaultAtEveryStep, StagedFolderPublish) {
     EXPECT_THROW(publish(faulty, "second", second), IoError);
     // The earlier checkpoint is intact; the new one is whole or absent, never partial.
     EXPECT_EQ(load_file(dir / "checkpoints" / "first" / "model.safetensors"), first);
-    auto names = names_in(dir / "checkpoints");
+    auto names = testing::entry_names(dir / "checkpoints");
     if (names.size() == 2) {
       EXPECT_EQ(load_file(dir / "checkpoints" / "second" / "training_state.safetensors"), second);
       std::filesystem::remove_all(dir / "checkpoints" / "second");
@@ -115,7 +107,7 @@ TEST_P(FaultAtEveryStep, StagedFolderPublish) {
     }
     // A failed staging folder is cleaned up, right away or by the next writer.
     storage::StagingArea(local_storage(), dir.path()).remove_leftovers();
-    EXPECT_TRUE(names_in(dir / "staging").empty());
+    EXPECT_TRUE(testing::entry_names(dir / "staging").empty());
   }
   publish(local_storage(), "second", second);
   EXPECT_EQ(load_file(dir / "checkpoints" / "second" / "model.safetensors"), second);
@@ -157,7 +149,7 @@ TEST(FaultInjection, DiskFullMessageNamesTheCause) {
   } catch (const IoError& error) {
     EXPECT_NE(std::string(error.what()).find("No space left on device"), std::string::npos);
   }
-  EXPECT_TRUE(names_in(dir.path()).empty());
+  EXPECT_TRUE(testing::entry_names(dir.path()).empty());
 }
 
 // Opening a file reads its header only: the bytes read do not grow with the data.

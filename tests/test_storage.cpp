@@ -19,12 +19,6 @@ using storage::DirectoryLock;
 using storage::StagingArea;
 using testing::TempDir;
 
-std::vector<std::string> names_in(const std::filesystem::path& dir) {
-  std::vector<std::string> names;
-  for (const DirEntry& entry : local_storage().list(dir)) names.push_back(entry.name);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 // Writes one small safetensors file into a staged folder, as a checkpoint writer does.
 void write_staged_file(storage::StagedFolder& folder, const std::string& name, const State& state) {
@@ -73,11 +67,11 @@ TEST(Staging, PublishMakesTheWholeFolderAppearAtOnce) {
   auto folder = staging.begin("ckpt-1");
   write_staged_file(folder, "model.safetensors", State(1));
   write_staged_file(folder, "training_state.safetensors", State(2));
-  EXPECT_TRUE(names_in(dir / "checkpoints").empty());  // nothing visible before publish
+  EXPECT_TRUE(testing::entry_names(dir / "checkpoints").empty());  // nothing visible before publish
   folder.publish(dir / "checkpoints" / "ckpt-1");
-  EXPECT_EQ(names_in(dir / "checkpoints" / "ckpt-1"),
+  EXPECT_EQ(testing::entry_names(dir / "checkpoints" / "ckpt-1"),
             (std::vector<std::string>{"model.safetensors", "training_state.safetensors"}));
-  EXPECT_TRUE(names_in(staging.path()).empty());
+  EXPECT_TRUE(testing::entry_names(staging.path()).empty());
   EXPECT_EQ(load_file(dir / "checkpoints" / "ckpt-1" / "training_state.safetensors"), State(2));
   // Published files and folders have normal permissions.
   struct stat info {};
@@ -96,7 +90,7 @@ TEST(Staging, PublishNeverReplacesAnExistingFolder) {
   auto folder = staging.begin("taken");
   write_staged_file(folder, "model.safetensors", State(1));
   EXPECT_THROW(folder.publish(dir / "checkpoints" / "taken"), InvalidArgumentError);
-  EXPECT_TRUE(names_in(dir / "checkpoints" / "taken").empty());
+  EXPECT_TRUE(testing::entry_names(dir / "checkpoints" / "taken").empty());
 }
 
 TEST(Staging, AnUnpublishedFolderIsRemovedWhenDropped) {
@@ -105,9 +99,9 @@ TEST(Staging, AnUnpublishedFolderIsRemovedWhenDropped) {
   {
     auto folder = staging.begin("abandoned");
     write_staged_file(folder, "model.safetensors", State(1));
-    EXPECT_EQ(names_in(staging.path()).size(), 1u);
+    EXPECT_EQ(testing::entry_names(staging.path()).size(), 1u);
   }
-  EXPECT_TRUE(names_in(staging.path()).empty());
+  EXPECT_TRUE(testing::entry_names(staging.path()).empty());
 }
 
 TEST(Staging, LeftoversOfACrashedWriterAreRemovedByTheNextWriter) {
@@ -119,7 +113,7 @@ TEST(Staging, LeftoversOfACrashedWriterAreRemovedByTheNextWriter) {
   StagingArea staging(local_storage(), dir.path());
   auto removed = staging.remove_leftovers();
   EXPECT_EQ(removed.size(), 2u);
-  EXPECT_TRUE(names_in(staging.path()).empty());
+  EXPECT_TRUE(testing::entry_names(staging.path()).empty());
   TempDir empty;
   EXPECT_TRUE(StagingArea(local_storage(), empty / "never-created").remove_leftovers().empty());
 }

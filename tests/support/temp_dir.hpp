@@ -2,6 +2,8 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace cairn::testing {
 
@@ -17,5 +19,8 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Names of the entries of `dir` (sorted); empty when it does not exist.
+std::vector<std::string> entry_names(const std::filesystem::path& dir);
 
 }  // namespace cairn::testing

@@ -74,12 +74,6 @@ CheckpointerOptions test_options(const std::filesystem::path& dir,
   return options;
 }
 
-std::vector<std::string> entry_names(const std::filesystem::path& dir) {
-  std::vector<std::string> names;
-  if (!std::filesystem::exists(dir)) return names;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    names.push_back(entry.path().filename().string());
-  }
   std::sort(names.begin(), names.end());
   return names;
 }

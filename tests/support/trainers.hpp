@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cairn/cairn.hpp"
+#include "support/temp_dir.hpp"
 
 namespace cairn::testing {
 
@@ -42,8 +43,6 @@ struct LogRecorder {
 CheckpointerOptions test_options(const std::filesystem::path& dir,
                                  const std::shared_ptr<FakeClock>& clock, const LogRecorder& log);
 
-// Names of the entries of `dir` (sorted); empty when it does not exist.
-std::vector<std::string> entry_names(const std::filesystem::path& dir);
 // Epochs of the checkpoint folders (named as cairn names them) on disk, in save order.
 std::vector<int64_t> epochs_on_disk(const std::filesystem::path& serialization_dir);
 

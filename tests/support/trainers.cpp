@@ -74,10 +74,6 @@ CheckpointerOptions test_options(const std::filesystem::path& dir,
   return options;
 }
 
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 std::vector<int64_t> epochs_on_disk(const std::filesystem::path& serialization_dir) {
   std::vector<int64_t> epochs;
   const auto dir = serialization_dir / checkpoint::kCheckpointsDir;

@@ -19,3 +19,11 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/cairnConfigVersion.
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/cairnConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/cairnConfigVersion.cmake
         DESTINATION ${CAIRN_CMAKE_DIR})
+
+# The LibTorch adapter has its own export set, so that find_package(cairn) needs LibTorch only
+# when the adapter was built and installed.
+if(TARGET cairn_torch)
+  install(TARGETS cairn_torch EXPORT cairnTorchTargets
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT cairnTorchTargets NAMESPACE cairn:: DESTINATION ${CAIRN_CMAKE_DIR})
+endif()

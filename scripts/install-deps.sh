@@ -10,6 +10,7 @@ packages=(
   build-essential cmake ninja-build pkg-config    # build
   clang libclang-rt-dev                           # ASan/UBSan build and libFuzzer
   nlohmann-json3-dev libxxhash-dev                # library: JSON headers, XXH3 checksums
+  libtorch-dev libcli11-dev                       # LibTorch adapter and the demo
   googletest libgtest-dev libssl-dev              # tests (SHA-256 for interop digests)
   python3 python3-venv python3-numpy              # interop tests with Hugging Face safetensors
 )

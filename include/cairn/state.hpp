@@ -58,7 +58,9 @@ class State {
   const Tensor& as_tensor() const;
 
   // Maps. operator[] inserts a null value for a missing key (a null State becomes a map first);
-  // at() throws InvalidArgumentError for a missing key.
+  // at() throws InvalidArgumentError for a missing key. As with std::vector, a reference into a
+  // map or list is invalidated when an entry is added to that same map or list:
+  //   State& a = s["a"]; s["b"] = 1;  // `a` now dangles; write s["a"] again instead
   State& operator[](std::string_view key);
   State& operator[](const char* key) { return (*this)[std::string_view(key)]; }
   const State& at(std::string_view key) const;

@@ -5,6 +5,7 @@
 #include "cairn/clock.hpp"
 #include "cairn/dtype.hpp"
 #include "cairn/error.hpp"
+#include "cairn/inspect.hpp"
 #include "cairn/logger.hpp"
 #include "cairn/safetensors.hpp"
 #include "cairn/state.hpp"

@@ -174,7 +174,14 @@ void Checkpointer::Impl::settle_ledger() {
       }
     }
   }
-  ledger = stored.value_or(Ledger{0, constructed_at, {}, {}, {}, {}, std::nullopt});
+  if (stored) {
+    ledger = *stored;
+  } else {
+    ledger = Ledger{};
+    ledger.reference_time = constructed_at;
+  }
+  ledger.num_serialized_models_to_keep = options.num_serialized_models_to_keep;
+  ledger.keep_serialized_model_every_num_seconds = options.keep_serialized_model_every_num_seconds;
   for (const auto& entry : ledger.pending) {
     if (storage.exists(checkpoints_dir() / entry.name)) {
       ledger.queue.push_back(entry);

@@ -34,6 +34,13 @@ std::string render(const Ledger& ledger) {
   json["pending"] = entries_to_json(ledger.pending);
   json["doomed"] = ledger.doomed;
   json["best"] = ledger.best ? Json(*ledger.best) : Json(nullptr);
+  json["num_serialized_models_to_keep"] = ledger.num_serialized_models_to_keep
+                                              ? Json(*ledger.num_serialized_models_to_keep)
+                                              : Json(nullptr);
+  json["keep_serialized_model_every_num_seconds"] =
+      ledger.keep_serialized_model_every_num_seconds
+          ? Json(*ledger.keep_serialized_model_every_num_seconds)
+          : Json(nullptr);
   json["ledger_xxh3"] = format::to_hex16(format::xxh3(json.dump(2)));
   return json.dump(2) + "\n";
 }
@@ -81,6 +88,13 @@ std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path&
     ledger.pending = entries_from_json(json.at("pending"), path);
     ledger.doomed = json.at("doomed").get<std::vector<std::string>>();
     if (!json.at("best").is_null()) ledger.best = json.at("best").get<std::string>();
+    if (!json.at("num_serialized_models_to_keep").is_null()) {
+      ledger.num_serialized_models_to_keep = json.at("num_serialized_models_to_keep").get<int>();
+    }
+    if (!json.at("keep_serialized_model_every_num_seconds").is_null()) {
+      ledger.keep_serialized_model_every_num_seconds =
+          json.at("keep_serialized_model_every_num_seconds").get<double>();
+    }
     if (render(ledger) != text) throw CorruptDataError(path, "ledger checksum mismatch");
     return ledger;
   } catch (const Json::exception& error) {

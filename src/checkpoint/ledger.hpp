@@ -29,6 +29,9 @@ struct Ledger {
   // Decided to delete; deleting is repeated until done (idempotent).
   std::vector<std::string> doomed;
   std::optional<std::string> best;  // the checkpoint whose model best/ holds
+  // The retention options of the last writer, so tools can apply them (cairn prune).
+  std::optional<int> num_serialized_models_to_keep;
+  std::optional<double> keep_serialized_model_every_num_seconds;
 
   bool owns(const std::string& name) const;
 };

@@ -1,0 +1,218 @@
+// verify_path: every check cairn can make of a file, a checkpoint or a directory, collecting
+// every problem instead of stopping at the first.
+#include <algorithm>
+#include <cerrno>
+
+#include "cairn/error.hpp"
+#include "cairn/inspect.hpp"
+#include "cairn/safetensors.hpp"
+#include "checkpoint/best_model.hpp"
+#include "checkpoint/layout.hpp"
+#include "checkpoint/ledger.hpp"
+#include "checkpoint/manifest.hpp"
+#include "format/checksum.hpp"
+
+namespace cairn {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The reason of a CorruptDataError without the "<path>: " its message starts with.
+std::string reason_of(const Error& error) {
+  std::string message = error.what();
+  const std::string prefix = error.path().string() + ": ";
+  return message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+}
+
+class Verifier {
+ public:
+  Verifier(Storage& storage, const ProgressCallback& progress, uint64_t total)
+      : storage_(storage), progress_(progress), total_(total) {}
+
+  VerifyReport report;
+
+  void problem(const fs::path& file, const std::string& tensor, const std::string& what) {
+    report.problems.push_back({file, tensor, what});
+  }
+
+  // A safetensors file on its own: header, digest, every tensor's checksum.
+  void check_safetensors(const fs::path& path) {
+    ++report.files;
+    try {
+      auto file = SafetensorsFile::open(path, {}, storage_);
+      for (const TensorInfo& info : file.tensors()) {
+        ++report.tensors;
+        try {
+          file.tensor(info.name);
+        } catch (const CorruptDataError& error) {
+          std::string reason = reason_of(error);
+          const std::string named = "tensor '" + info.name + "' ";
+          if (reason.starts_with(named)) reason = reason.substr(named.size());
+          problem(path, info.name, reason);
+        }
+        advance(info.end - info.begin);
+      }
+      if (file.has_tree()) {  // the tree must decode too; tensors were checked above
+        SafetensorsFile::open(path, {.verify_checksums = false}, storage_).state();
+      }
+    } catch (const CorruptDataError& error) {
+      problem(path, "", reason_of(error));
+    } catch (const IoError& error) {
+      problem(path, "", error.what());
+    }
+  }
+
+  // A checkpoint folder, or a best-versions folder (model only).
+  void check_checkpoint(const fs::path& dir) {
+    const fs::path manifest_path = dir / checkpoint::kManifestFile;
+    checkpoint::Manifest manifest;
+    try {
+      auto file = storage_.open_file(manifest_path);
+      if (file->size() > checkpoint::kMaxManifestBytes) {
+        throw CorruptDataError(manifest_path, "manifest is too large");
+      }
+      std::string text(file->size(), '\0');
+      file->read_at(0, std::as_writable_bytes(std::span(text)));
+      manifest = checkpoint::parse_manifest(text, manifest_path);
+    } catch (const IoError& error) {
+      problem(manifest_path, "", error.error_code() == ENOENT ? "missing (incomplete checkpoint)"
+                                                               : error.what());
+      return;
+    } catch (const CorruptDataError& error) {
+      problem(manifest_path, "", reason_of(error));
+      return;
+    }
+    if (auto name = checkpoint::parse_checkpoint_name(dir.filename().string());
+        name && (name->seq != manifest.seq || name->epoch != manifest.epoch ||
+                 name->batches_this_epoch != manifest.batches_this_epoch)) {
+      problem(manifest_path, "", "manifest does not match the folder's name");
+    }
+    for (const DirEntry& entry : storage_.list(dir)) {
+      bool listed = entry.name == checkpoint::kManifestFile;
+      for (const auto& file : manifest.files) listed = listed || file.name == entry.name;
+      if (!listed) problem(dir / entry.name, "", "not listed in the manifest");
+    }
+    for (const checkpoint::ManifestFile& entry : manifest.files) check_listed_file(dir, entry);
+  }
+
+  void check_directory(const fs::path& dir) {
+    const fs::path checkpoints = dir / checkpoint::kCheckpointsDir;
+    std::optional<checkpoint::Ledger> ledger;
+    try {
+      ledger = checkpoint::read_ledger(storage_, dir);
+    } catch (const CorruptDataError& error) {
+      problem(dir / checkpoint::kLedgerFile, "", reason_of(error));
+    }
+    if (storage_.exists(checkpoints)) {
+      std::vector<DirEntry> entries = storage_.list(checkpoints);
+      std::sort(entries.begin(), entries.end(),  // names sort in save order
+                [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+      for (const DirEntry& entry : entries) {
+        if (entry.is_directory && checkpoint::parse_checkpoint_name(entry.name)) {
+          check_checkpoint(checkpoints / entry.name);
+        }
+      }
+    }
+    if (ledger) {
+      auto expect = [&](const std::vector<checkpoint::LedgerEntry>& entries) {
+        for (const auto& entry : entries) {
+          if (!storage_.exists(checkpoints / entry.name)) {
+            problem(checkpoints / entry.name, "", "recorded in the ledger but missing");
+          }
+        }
+      };
+      expect(ledger->queue);
+      expect(ledger->permanent);
+    }
+    try {
+      if (auto best = checkpoint::best_folder(storage_, dir)) check_checkpoint(*best);
+    } catch (const CorruptDataError& error) {
+      problem(dir / checkpoint::kBestLink, "", reason_of(error));
+    }
+  }
+
+ private:
+  void advance(uint64_t bytes) {
+    report.bytes += bytes;
+    if (progress_) progress_(report.bytes, total_);
+  }
+
+  // A file a manifest lists: present, of the listed size, with the listed XXH3; if the hash
+  // differs, the per-tensor checks say where.
+  void check_listed_file(const fs::path& dir, const checkpoint::ManifestFile& entry) {
+    const fs::path path = dir / entry.name;
+    std::unique_ptr<ReadableFile> file;
+    try {
+      file = storage_.open_file(path);
+    } catch (const IoError& error) {
+      problem(path, "", error.error_code() == ENOENT ? "missing (incomplete checkpoint)"
+                                                     : error.what());
+      return;
+    }
+    if (file->size() != entry.size) {
+      problem(path, "", "is " + std::to_string(file->size()) + " bytes, the manifest says " +
+                            std::to_string(entry.size));
+    }
+    format::Xxh3Stream hash;
+    std::vector<std::byte> buffer(4 << 20);
+    for (uint64_t offset = 0; offset < file->size();) {
+      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(buffer.size(), file->size() - offset));
+      file->read_at(offset, std::span(buffer).first(chunk));
+      hash.update(std::span<const std::byte>(buffer).first(chunk));
+      offset += chunk;
+      advance(chunk);
+    }
+    if (hash.digest() == entry.xxh3) {
+      ++report.files;
+      try {  // exactly the bytes written; still, the header must parse
+        auto opened = SafetensorsFile::open(path, {.verify_checksums = false}, storage_);
+        report.tensors += opened.tensors().size();
+      } catch (const CorruptDataError& error) {
+        problem(path, "", reason_of(error));
+      }
+      return;
+    }
+    const size_t before = report.problems.size();
+    check_safetensors(path);
+    if (report.problems.size() == before) {
+      problem(path, "", "whole-file XXH3 differs from the manifest");
+    }
+  }
+
+  Storage& storage_;
+  const ProgressCallback& progress_;
+  uint64_t total_;
+};
+
+uint64_t bytes_below(const fs::path& path) {
+  std::error_code error;
+  if (fs::is_regular_file(path, error)) return fs::file_size(path, error);
+  uint64_t total = 0;
+  for (fs::recursive_directory_iterator it(path, error), end; !error && it != end;
+       it.increment(error)) {
+    if (it->is_regular_file(error)) total += it->file_size(error);
+  }
+  return total;
+}
+
+}  // namespace
+
+VerifyReport verify_path(const fs::path& path, const ProgressCallback& progress) {
+  Storage& storage = local_storage();
+  std::error_code error;
+  auto status = fs::status(path, error);
+  if (error) throw IoError("verify", path, error.value());
+  Verifier verifier(storage, progress, progress ? bytes_below(path) : 0);
+  if (fs::is_regular_file(status)) {
+    verifier.check_safetensors(path);
+  } else if (fs::is_directory(status) && storage.exists(path / checkpoint::kManifestFile)) {
+    verifier.check_checkpoint(path);
+  } else if (fs::is_directory(status)) {
+    verifier.check_directory(path);
+  } else {
+    throw InvalidArgumentError(path.string() + " is not a file or a directory", path);
+  }
+  return verifier.report;
+}
+
+}  // namespace cairn

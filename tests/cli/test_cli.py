@@ -1,0 +1,206 @@
+"""The real `cairn` binary against real directories: output, --json and exit codes.
+
+Usage: python3 test_cli.py CAIRN CHECKPOINT_FIXTURE [SHARED_TESTDATA]
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+CAIRN, FIXTURE = sys.argv[1], sys.argv[2]
+TESTDATA = sys.argv[3] if len(sys.argv) > 3 else None
+
+
+def run(*args):
+    result = subprocess.run([CAIRN, *args], capture_output=True, text=True, timeout=120)
+    return result.returncode, result.stdout, result.stderr
+
+
+def run_json(*args):
+    code, out, err = run(*args, "--json")
+    return code, json.loads(out)
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cairn-cli-")
+        self.dir = os.path.join(self.tmp, "run")
+        subprocess.run([FIXTURE, "make", self.dir, "5"], check=True)
+        self.ckpts = os.path.join(self.dir, "checkpoints")
+        self.names = sorted(os.listdir(self.ckpts))
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def newest(self):
+        return os.path.join(self.ckpts, self.names[-1])
+
+    def flip_byte(self, path, offset_from_end=20):
+        with open(path, "r+b") as f:
+            f.seek(-offset_from_end, os.SEEK_END)
+            byte = f.read(1)
+            f.seek(-offset_from_end, os.SEEK_END)
+            f.write(bytes([byte[0] ^ 0x10]))
+
+    # ---- ls ----
+    def test_ls_lists_in_save_order_with_flags(self):
+        os.makedirs(os.path.join(self.ckpts, "my-notes"))
+        os.makedirs(os.path.join(self.dir, "staging", "ckpt-0000000009-epoch9-end.1.0"))
+        code, out, err = run("ls", self.dir)
+        self.assertEqual(code, 0, err)
+        lines = out.splitlines()
+        self.assertIn("3 checkpoint(s)", lines[0])
+        self.assertEqual([l.split()[0] for l in lines[2:5]], self.names[:3])
+        self.assertIn("latest", lines[4])
+        self.assertIn("(not written by cairn)", out)
+        self.assertIn("(staging leftover)", out)
+        code, listing = run_json("ls", self.dir)
+        self.assertEqual(code, 0)
+        self.assertEqual([c["name"] for c in listing["checkpoints"]], self.names[:3])
+        self.assertEqual(listing["checkpoints"][-1]["flags"], ["latest"])
+        self.assertEqual(listing["checkpoints"][0]["epoch"], 2)
+        self.assertIsNone(listing["checkpoints"][0]["batches_this_epoch"])
+        kinds = sorted(o["kind"] for o in listing["others"])
+        self.assertEqual(kinds, ["not written by cairn", "staging leftover"])
+
+    def test_ls_verify_marks_a_damaged_checkpoint(self):
+        self.flip_byte(os.path.join(self.newest(), "model.safetensors"))
+        code, out, err = run("ls", self.dir, "--verify")
+        self.assertEqual(code, 1)
+        self.assertIn("BAD", out.splitlines()[-1])
+        code, listing = run_json("ls", self.dir, "--verify")
+        self.assertEqual(code, 1)
+        self.assertEqual(listing["checkpoints"][0]["status"], "ok")
+        self.assertTrue(listing["checkpoints"][-1]["status"].startswith("BAD"))
+
+    # ---- verify ----
+    def test_verify_good_directory(self):
+        code, out, err = run("verify", self.dir)
+        self.assertEqual(code, 0, out + err)
+        self.assertTrue(out.strip().endswith("OK"), out)
+        self.assertNotIn("\r", out + err)  # no progress bar when not on a terminal
+        code, report = run_json("verify", self.dir)
+        self.assertTrue(report["ok"])
+        self.assertGreaterEqual(report["files"], 7)
+
+    def test_verify_reports_a_flipped_byte_with_file_and_tensor(self):
+        model = os.path.join(self.newest(), "model.safetensors")
+        self.flip_byte(model)
+        code, out, err = run("verify", self.dir)
+        self.assertEqual(code, 1)
+        self.assertEqual(len(out.splitlines()), 2, out)  # one problem, one summary
+        self.assertRegex(out.splitlines()[0], "^" + model + ": tensor '[a-z0-9.]+': checksum mismatch$")
+        self.assertIn("1 problem(s)", out)
+        code, report = run_json("verify", self.newest())
+        self.assertEqual(code, 1)
+        self.assertFalse(report["ok"])
+        self.assertEqual(report["problems"][0]["file"], model)
+        self.assertTrue(report["problems"][0]["tensor"])
+
+    def test_verify_reports_a_truncated_file(self):
+        training = os.path.join(self.newest(), "training_state.safetensors")
+        os.truncate(training, os.path.getsize(training) // 2)
+        code, out, err = run("verify", self.dir)
+        self.assertEqual(code, 1)
+        self.assertIn(training + ": is ", out)
+        self.assertIn("the manifest says", out)
+
+    def test_verify_a_single_file(self):
+        code, out, err = run("verify", os.path.join(self.newest(), "model.safetensors"))
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("1 file(s)", out)
+
+    # ---- show ----
+    def test_show_a_checkpoint(self):
+        code, out, err = run("show", self.newest())
+        self.assertEqual(code, 0, err)
+        self.assertIn("fc1.weight", out)
+        self.assertIn("F32", out)
+        self.assertIn("[8, 4]", out)
+        self.assertIn("optimizer.state.0.step", out)
+        code, shown = run_json("show", self.newest(), "--tensors", "fc1.*", "--stats")
+        model = shown["files"][0]
+        self.assertTrue(model["written_by_cairn"])
+        self.assertEqual([t["name"] for t in model["tensors"]], ["fc1.weight", "fc1.bias"])
+        self.assertEqual(model["tensors"][0]["shape"], [8, 4])
+        self.assertEqual(model["tensors"][0]["bytes"], 128)
+        self.assertEqual(model["tensors"][0]["stats"]["min"], 4.0)  # step 4, base value
+        self.assertEqual(model["tensors"][0]["stats"]["nan"], 0)
+
+    @unittest.skipUnless(TESTDATA, "no shared test data")
+    def test_show_a_file_another_tool_wrote(self):
+        code, shown = run_json("show", os.path.join(TESTDATA, "mixed_dtypes.safetensors"), "--stats")
+        self.assertEqual(code, 0)
+        self.assertFalse(shown["files"][0]["written_by_cairn"])
+        dtypes = {t["dtype"] for t in shown["files"][0]["tensors"]}
+        self.assertIn("BF16", dtypes)
+        self.assertTrue(any("stats" in t for t in shown["files"][0]["tensors"] if t["dtype"] == "F16"))
+
+    # ---- diff ----
+    def test_diff_equal_and_different(self):
+        code, out, err = run("diff", self.newest(), self.newest())
+        self.assertEqual((code, out.strip()), (0, "no differences"))
+        older = os.path.join(self.ckpts, self.names[-2])
+        code, out, err = run("diff", older, self.newest())
+        self.assertEqual(code, 1)
+        self.assertIn("~ model.fc1.weight:", out)
+        self.assertIn("~ training_state.epoch: 3 -> 4", out)
+        code, result = run_json("diff", older, self.newest())
+        self.assertFalse(result["equal"])
+        change = next(c for c in result["changes"] if c["name"] == "model.fc1.weight")
+        self.assertEqual(change["change"], "values")
+        self.assertEqual(change["max_abs_diff"], 1.0)  # step 3 -> 4 shifts every weight by 1
+
+    # ---- prune ----
+    def test_prune_dry_run_then_real(self):
+        os.makedirs(os.path.join(self.ckpts, "my-notes"))
+        code, out, err = run("prune", self.dir, "--keep-last", "1", "--dry-run")
+        self.assertEqual(code, 0, err)
+        self.assertIn("would delete 2 of 3", out)
+        self.assertEqual(len(os.listdir(self.ckpts)), 4)  # nothing deleted
+        code, result = run_json("prune", self.dir, "--keep-last", "1")
+        self.assertEqual(code, 0)
+        actions = [d["action"] for d in result["decisions"]]
+        self.assertEqual(actions.count("delete"), 2)
+        self.assertEqual(sorted(os.listdir(self.ckpts)), sorted(["my-notes", self.names[-1]]))
+
+    def test_prune_refuses_while_a_writer_holds_the_directory(self):
+        held = os.path.join(self.tmp, "held")
+        writer = subprocess.Popen([FIXTURE, "hold", held], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(writer.stdout.readline().strip(), "ready")
+            code, out, err = run("prune", held, "--keep-last", "0")
+            self.assertEqual(code, 2)
+            self.assertIn("locked by pid %d" % writer.pid, err)
+            self.assertEqual(len(os.listdir(os.path.join(held, "checkpoints"))), 1)
+        finally:
+            writer.stdin.close()
+            writer.wait()
+
+    # ---- usage ----
+    def test_usage_errors_and_help(self):
+        self.assertEqual(run()[0], 2)
+        self.assertEqual(run("ls", os.path.join(self.tmp, "missing"))[0], 2)
+        self.assertEqual(run("frobnicate")[0], 2)
+        for command in ("ls", "show", "verify", "diff", "prune"):
+            code, out, err = run(command, "--help")
+            self.assertEqual(code, 0)
+            self.assertIn("Example", out)
+            self.assertIn("--json", out)
+
+    def test_garbage_file_is_bad_data(self):
+        garbage = os.path.join(self.tmp, "garbage.safetensors")
+        with open(garbage, "wb") as f:
+            f.write(b"\xff" * 100)
+        code, out, err = run("show", garbage)
+        self.assertEqual(code, 1)
+        self.assertIn(garbage, err)
+        self.assertIn("exceeds the limit", err)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"])

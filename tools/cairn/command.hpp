@@ -1,0 +1,72 @@
+// The `cairn` command-line tool: one subcommand per file; this header is what they share.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cairn/cairn.hpp"
+
+namespace cairn::cli {
+
+// Exit status (DESIGN.md section 7).
+inline constexpr int kExitGood = 0;
+inline constexpr int kExitBadData = 1;
+inline constexpr int kExitUsage = 2;
+
+// Each adds its subcommand to `app`; the subcommand sets `exit_code` when it has run.
+void add_ls_command(CLI::App& app, int& exit_code);
+void add_show_command(CLI::App& app, int& exit_code);
+void add_verify_command(CLI::App& app, int& exit_code);
+void add_diff_command(CLI::App& app, int& exit_code);
+void add_prune_command(CLI::App& app, int& exit_code);
+
+// ---- shared helpers (output.cpp) ----
+
+std::string human_bytes(uint64_t bytes);
+std::string local_time(double seconds_since_epoch);  // "2026-11-28 22:29:46"
+std::string shape_text(const std::vector<int64_t>& shape);
+void print_json(const nlohmann::ordered_json& json);
+
+// A leaf of a State tree with its dotted path ("optimizer.state.0.step").
+struct Leaf {
+  std::string path;
+  const State* value;
+};
+// Every non-container value of `state` (tensors and scalars) in tree order, paths prefixed by
+// `prefix`. Empty maps and lists are leaves too, so that they show up.
+void collect_leaves(const State& state, const std::string& prefix, std::vector<Leaf>& leaves);
+// A scalar leaf as JSON (for --json) and as text.
+nlohmann::ordered_json scalar_json(const State& value);
+std::string scalar_text(const State& value);
+
+// The States stored at `path`: one file (name "") or a checkpoint folder ("model",
+// "training_state"). Tensors view the files; nothing is verified.
+struct StoredState {
+  std::string part;  // "", "model" or "training_state"
+  std::filesystem::path file;
+  State state;
+  Metadata metadata;
+  bool written_by_cairn = false;
+};
+std::vector<StoredState> load_stored(const std::filesystem::path& path);
+
+// Draws "[#####.....] 1.2 GiB / 3.4 GiB  450 MiB/s  ETA 5 s" on stderr when it is a terminal.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled);
+  ~ProgressBar();  // clears the line
+  void update(uint64_t done, uint64_t total);
+
+ private:
+  bool enabled_;
+  double started_;
+  double last_drawn_ = 0;
+};
+
+}  // namespace cairn::cli

@@ -1,0 +1,137 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "command.hpp"
+
+namespace cairn::cli {
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return text;
+}
+
+std::string local_time(double seconds_since_epoch) {
+  std::time_t when = static_cast<std::time_t>(seconds_since_epoch);
+  std::tm parts{};
+  localtime_r(&when, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &parts);
+  return text;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+void print_json(const nlohmann::ordered_json& json) {
+  std::printf("%s\n", json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+}
+
+void collect_leaves(const State& state, const std::string& prefix, std::vector<Leaf>& leaves) {
+  auto child = [&](const std::string& key) { return prefix.empty() ? key : prefix + "." + key; };
+  if (state.is_map() && state.size() > 0) {
+    for (const auto& [key, value] : state.items()) collect_leaves(value, child(key), leaves);
+  } else if (state.is_list() && state.size() > 0) {
+    for (size_t i = 0; i < state.size(); ++i) collect_leaves(state.at(i), child(std::to_string(i)), leaves);
+  } else {
+    leaves.push_back({prefix, &state});
+  }
+}
+
+nlohmann::ordered_json scalar_json(const State& value) {
+  switch (value.kind()) {
+    case State::Kind::Bool: return value.as_bool();
+    case State::Kind::Int: return value.as_int();
+    case State::Kind::Double: return value.as_double();  // NaN and inf print as null
+    case State::Kind::String: return value.as_string();
+    case State::Kind::List: return nlohmann::ordered_json::array();
+    case State::Kind::Map: return nlohmann::ordered_json::object();
+    default: return nullptr;
+  }
+}
+
+std::string scalar_text(const State& value) {
+  switch (value.kind()) {
+    case State::Kind::Null: return "null";
+    case State::Kind::Bool: return value.as_bool() ? "true" : "false";
+    case State::Kind::Int: return std::to_string(value.as_int());
+    case State::Kind::Double: {
+      char text[40];
+      std::snprintf(text, sizeof(text), "%.17g", value.as_double());
+      return text;
+    }
+    case State::Kind::String: return nlohmann::json(value.as_string()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    case State::Kind::List: return "[]";
+    case State::Kind::Map: return "{}";
+    case State::Kind::Tensor: return "tensor";
+  }
+  return "?";
+}
+
+std::vector<StoredState> load_stored(const std::filesystem::path& path) {
+  std::vector<std::pair<std::string, std::filesystem::path>> files;
+  if (std::filesystem::is_directory(path)) {
+    for (const char* part : {"model", "training_state"}) {
+      auto file = path / (std::string(part) + ".safetensors");
+      if (std::filesystem::exists(file)) files.emplace_back(part, file);
+    }
+    if (files.empty()) {
+      throw InvalidArgumentError(path.string() + " holds no model.safetensors: not a checkpoint",
+                                 path);
+    }
+  } else {
+    files.emplace_back("", path);
+  }
+  std::vector<StoredState> stored;
+  for (const auto& [part, file] : files) {
+    auto opened = SafetensorsFile::open(file, {.verify_checksums = false});
+    stored.push_back({part, file, opened.state(), opened.metadata(), opened.has_tree()});
+  }
+  return stored;
+}
+
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+ProgressBar::ProgressBar(bool enabled)
+    : enabled_(enabled && ::isatty(STDERR_FILENO) == 1), started_(now_seconds()) {}
+
+ProgressBar::~ProgressBar() {
+  if (enabled_ && last_drawn_ > 0) std::fprintf(stderr, "\r\033[K");
+}
+
+void ProgressBar::update(uint64_t done, uint64_t total) {
+  if (!enabled_ || total == 0) return;
+  const double now = now_seconds();
+  if (now - last_drawn_ < 0.1 && done < total) return;
+  last_drawn_ = now;
+  const double elapsed = std::max(now - started_, 1e-6);
+  const double rate = static_cast<double>(done) / elapsed;
+  const double fraction = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
+  char bar[31];
+  const int filled = static_cast<int>(fraction * 30);
+  for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '.';
+  bar[30] = '\0';
+  const double eta = rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : 0;
+  std::fprintf(stderr, "\r\033[K[%s] %s / %s  %s/s  ETA %.0f s", bar, human_bytes(done).c_str(),
+               human_bytes(total).c_str(), human_bytes(static_cast<uint64_t>(rate)).c_str(), eta);
+  std::fflush(stderr);
+}
+
+}  // namespace cairn::cli

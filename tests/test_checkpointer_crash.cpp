@@ -106,10 +106,11 @@ TEST_P(SaveFaults, EveryStepOfASave) {
   EXPECT_GT(failed_saves, 10);
 }
 
-INSTANTIATE_TEST_SUITE_P(Errno, SaveFaults, ::testing::Values(EIO, ENOSPC),
+INSTANTIATE_TEST_SUITE_P(Errno, SaveFaults, ::testing::Values(EIO, ENOSPC, EACCES),
                          [](const auto& param_info) {
-                           return param_info.param == EIO ? std::string("EIO")
-                                                          : std::string("ENOSPC");
+                           return param_info.param == EIO      ? std::string("EIO")
+                                  : param_info.param == ENOSPC ? std::string("ENOSPC")
+                                                               : std::string("EACCES");
                          });
 
 TEST(BestCopy, FallsBackToACopyWhereHardLinksFail) {

@@ -37,6 +37,9 @@ class IoError : public Error {
  public:
   // Message: "<operation> <path>: <strerror(error_code)>".
   IoError(std::string_view operation, const std::filesystem::path& path, int error_code);
+  // Message: "<operation> <path>: <strerror(error_code)>: <detail>".
+  IoError(std::string_view operation, const std::filesystem::path& path, int error_code,
+          const std::string& detail);
   // Message: "<operation> <path>: <reason>" for failures that have no errno.
   IoError(std::string_view operation, const std::filesystem::path& path, const std::string& reason);
   int error_code() const noexcept { return error_code_; }

@@ -132,6 +132,8 @@ struct Checkpointer::Impl {
     return {dir, dir / checkpoint::kModelFile, dir / checkpoint::kTrainingStateFile};
   }
 
+  // Fails early, before anything is written, when the filesystem lacks room for the checkpoint.
+  void check_free_space(const CheckpointState& state) const;
   void become_writer();
   void settle_ledger();
   // `save_time` is when the save was decided: a timed save's interval counts from it.
@@ -139,6 +141,39 @@ struct Checkpointer::Impl {
             bool is_best_so_far, double save_time);
   void apply_retention();
 };
+
+namespace {
+
+uint64_t tensor_bytes(const State& state) {
+  switch (state.kind()) {
+    case State::Kind::Tensor: return state.as_tensor().nbytes();
+    case State::Kind::List: {
+      uint64_t total = 0;
+      for (const State& element : state.elements()) total += tensor_bytes(element);
+      return total;
+    }
+    case State::Kind::Map: {
+      uint64_t total = 0;
+      for (const auto& [key, value] : state.items()) total += tensor_bytes(value);
+      return total;
+    }
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+void Checkpointer::Impl::check_free_space(const CheckpointState& state) const {
+  // Tensor bytes plus a margin for headers, manifest and ledger (headers are small next to data).
+  const uint64_t needed = tensor_bytes(state.model_state) + tensor_bytes(state.training_state) +
+                          (1u << 20);
+  const uint64_t available = storage.available_bytes(options.serialization_dir);
+  if (needed > available) {
+    throw IoError("save checkpoint in", options.serialization_dir, ENOSPC,
+                  "needs about " + size_text(needed) + " but only " + size_text(available) +
+                      " are free; nothing was written");
+  }
+}
 
 void Checkpointer::Impl::become_writer() {
   storage.create_directories(checkpoints_dir());
@@ -225,6 +260,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
     state.training_state.erase("batches_this_epoch");
   }
 
+  check_free_space(state);
   const double started = clock->now();
   const CheckpointName name{ledger.next_seq, epoch, batches_this_epoch};
   const std::string folder_name = checkpoint::format_checkpoint_name(name);

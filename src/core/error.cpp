@@ -24,6 +24,11 @@ CorruptDataError::CorruptDataError(const std::filesystem::path& path, const std:
 IoError::IoError(std::string_view operation, const std::filesystem::path& path, int error_code)
     : Error(describe(operation, path, std::strerror(error_code)), path), error_code_(error_code) {}
 
+IoError::IoError(std::string_view operation, const std::filesystem::path& path, int error_code,
+                 const std::string& detail)
+    : Error(describe(operation, path, std::string(std::strerror(error_code)) + ": " + detail), path),
+      error_code_(error_code) {}
+
 IoError::IoError(std::string_view operation, const std::filesystem::path& path,
                  const std::string& reason)
     : Error(describe(operation, path, reason), path) {}

@@ -117,7 +117,7 @@ fs::path FaultyStorage::read_symlink(const fs::path& link) {
 }
 
 uint64_t FaultyStorage::available_bytes(const fs::path& path) {
-  return inner_.available_bytes(path);
+  return available_override_ ? *available_override_ : inner_.available_bytes(path);
 }
 
 }  // namespace cairn::testing

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ class FaultyStorage final : public Storage {
                       const std::filesystem::path& link) override;
   std::filesystem::path read_symlink(const std::filesystem::path& link) override;
   uint64_t available_bytes(const std::filesystem::path& path) override;
+  // Reports this many free bytes instead of the real number (nullopt: the real one).
+  void set_available_bytes(std::optional<uint64_t> bytes) { available_override_ = bytes; }
   // Makes hard_link fail with EXDEV, as across filesystems, without counting as a fault.
   void refuse_hard_links(bool refuse) { refuse_hard_links_ = refuse; }
 
@@ -54,6 +57,7 @@ class FaultyStorage final : public Storage {
   uint64_t bytes_read_ = 0;
   std::vector<std::string> log_;
   bool refuse_hard_links_ = false;
+  std::optional<uint64_t> available_override_;
 };
 
 }  // namespace cairn::testing

@@ -139,7 +139,7 @@ TEST(KillDuringSaves, RestoreGivesALastSavedStateWhole) {
     int report[2];
     ASSERT_EQ(::pipe(report), 0);
     pid_t child = ::fork();
-    if (child == 0) {
+    if (child == 0) try {
       ::close(report[0]);
       CheckpointerOptions options;
       options.serialization_dir = dir.path();
@@ -159,6 +159,8 @@ TEST(KillDuringSaves, RestoreGivesALastSavedStateWhole) {
         checkpointer.save_checkpoint(trainer.step, trainer, trainer.step % 3 == 0);
         (void)!::write(report[1], &trainer.step, sizeof(trainer.step));
       }
+    } catch (...) {
+      ::_exit(1);  // never back into the test runner
     }
     ::close(report[1]);
     std::this_thread::sleep_for(std::chrono::microseconds(random() % 60000));
@@ -203,15 +205,19 @@ TEST(DirectoryLockAcrossProcesses, SecondWriterIsToldWhoHoldsIt) {
   ASSERT_EQ(::pipe(release), 0);
   pid_t child = ::fork();
   if (child == 0) {
-    CheckpointerOptions options;
-    options.serialization_dir = dir.path();
-    options.logger = null_logger();
-    Checkpointer checkpointer(options);
-    ToyTrainer trainer;
-    checkpointer.save_checkpoint(0, trainer);
-    char byte = 1;
-    (void)!::write(ready[1], &byte, 1);
-    (void)!::read(release[0], &byte, 1);
+    try {
+      CheckpointerOptions options;
+      options.serialization_dir = dir.path();
+      options.logger = null_logger();
+      Checkpointer checkpointer(options);
+      ToyTrainer trainer;
+      checkpointer.save_checkpoint(0, trainer);
+      char byte = 1;
+      (void)!::write(ready[1], &byte, 1);
+      (void)!::read(release[0], &byte, 1);
+    } catch (...) {
+      ::_exit(1);  // never back into the test runner
+    }
     ::_exit(0);
   }
   char byte;

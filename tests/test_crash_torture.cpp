@@ -51,13 +51,19 @@ CheckpointerOptions options_for(const fs::path& dir) {
   return options;
 }
 
+// Never returns into the test runner: a child that fails exits with status 1.
 [[noreturn]] void child_saves_forever(const fs::path& dir, int64_t first_step, int report_fd) {
-  Checkpointer checkpointer(options_for(dir));
-  TortureTrainer trainer;
-  for (trainer.step = first_step;; ++trainer.step) {
-    checkpointer.save_checkpoint(trainer.step, trainer, trainer.step % 5 == 0);
-    if (::write(report_fd, &trainer.step, sizeof(trainer.step)) != sizeof(trainer.step)) ::_exit(1);
+  try {
+    Checkpointer checkpointer(options_for(dir));
+    TortureTrainer trainer;
+    for (trainer.step = first_step;; ++trainer.step) {
+      checkpointer.save_checkpoint(trainer.step, trainer, trainer.step % 5 == 0);
+      if (::write(report_fd, &trainer.step, sizeof(trainer.step)) != sizeof(trainer.step)) break;
+    }
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "torture child: %s\n", error.what());
   }
+  ::_exit(1);
 }
 
 TEST(CrashTorture, TwoHundredKills) {

@@ -76,15 +76,16 @@ void publish_best(Storage& storage, storage::StagingArea& staging, const fs::pat
   storage.sync_directory(serialization_dir);
 
   // 3. Older versions are no longer reachable.
-  remove_unreachable_best_versions(storage, serialization_dir);
+  remove_unreachable_best_versions(storage, staging, serialization_dir);
 }
 
-void remove_unreachable_best_versions(Storage& storage, const fs::path& serialization_dir) {
+void remove_unreachable_best_versions(Storage& storage, storage::StagingArea& staging,
+                                      const fs::path& serialization_dir) {
   const fs::path versions = serialization_dir / kBestVersionsDir;
   if (!storage.exists(versions)) return;
   const std::optional<fs::path> current = best_folder(storage, serialization_dir);
   for (const DirEntry& entry : storage.list(versions)) {
-    if (!current || entry.name != current->filename()) storage.remove_all(versions / entry.name);
+    if (!current || entry.name != current->filename()) staging.discard(versions / entry.name);
   }
 }
 

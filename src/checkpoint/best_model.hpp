@@ -27,7 +27,7 @@ void publish_best(Storage& storage, storage::StagingArea& staging,
 
 // Removes the folders of best-versions/ that `best` does not point to (left by a failure during
 // step 3). Call only while holding the directory lock.
-void remove_unreachable_best_versions(Storage& storage,
+void remove_unreachable_best_versions(Storage& storage, storage::StagingArea& staging,
                                       const std::filesystem::path& serialization_dir);
 
 // The folder `best` points to, or nullopt when there is no best model.

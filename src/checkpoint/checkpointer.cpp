@@ -112,17 +112,27 @@ struct Checkpointer::Impl {
   }
 
   // Runs `use` on the newest checkpoint that opens and passes it; skips corrupt ones with a
-  // warning. Returns false when none does.
+  // warning. Returns false when none does. A writer's retention may delete checkpoints while we
+  // look (vanished, not corrupt: no warning); then the directory is scanned again.
   template <typename Use>
   bool with_newest_valid(Use use) const {
-    for (const Candidate& candidate : scan()) {
-      try {
-        use(candidate, open_checkpoint(candidate));
-        return true;
-      } catch (const CorruptDataError& error) {
-        log(LogLevel::Warning,
-            "skipping checkpoint " + candidate.folder + ": " + error.what() + "; trying an older one");
+    constexpr int kScans = 8;
+    for (int scan_number = 0; scan_number < kScans; ++scan_number) {
+      bool any_vanished = false;
+      for (const Candidate& candidate : scan()) {
+        try {
+          use(candidate, open_checkpoint(candidate));
+          return true;
+        } catch (const CorruptDataError& error) {
+          if (!storage.exists(checkpoints_dir() / candidate.folder)) {
+            any_vanished = true;
+            continue;
+          }
+          log(LogLevel::Warning, "skipping checkpoint " + candidate.folder + ": " + error.what() +
+                                     "; trying an older one");
+        }
       }
+      if (!any_vanished) break;
     }
     return false;
   }
@@ -224,10 +234,10 @@ void Checkpointer::Impl::settle_ledger() {
     }
   }
   ledger.pending.clear();
-  for (const std::string& name : ledger.doomed) storage.remove_all(checkpoints_dir() / name);
+  for (const std::string& name : ledger.doomed) staging.discard(checkpoints_dir() / name);
   ledger.doomed.clear();
   try {
-    checkpoint::remove_unreachable_best_versions(storage, options.serialization_dir);
+    checkpoint::remove_unreachable_best_versions(storage, staging, options.serialization_dir);
   } catch (const CorruptDataError& error) {
     log(LogLevel::Warning, std::string(error.what()) + "; leaving best-versions/ as it is");
   }
@@ -322,7 +332,7 @@ void Checkpointer::Impl::apply_retention() {
                                                options.keep_serialized_model_every_num_seconds);
   checkpoint::write_ledger(storage, options.serialization_dir, ledger);
   for (const auto& decision : decisions) {
-    if (!decision.keep_for_good) storage.remove_all(checkpoints_dir() / decision.name);
+    if (!decision.keep_for_good) staging.discard(checkpoints_dir() / decision.name);
     log(LogLevel::Info, decision.name + " " + decision.reason);
   }
   if (!ledger.doomed.empty()) {

@@ -5,6 +5,7 @@
 #include "checkpoint/ledger.hpp"
 #include "checkpoint/retention.hpp"
 #include "storage/directory_lock.hpp"
+#include "storage/staging.hpp"
 
 namespace cairn {
 
@@ -40,7 +41,8 @@ std::vector<PruneDecision> prune_directory(const std::filesystem::path& serializ
   if (dry_run) return decisions;
   checkpoint::write_ledger(storage, serialization_dir, ledger);
   const auto checkpoints = serialization_dir / checkpoint::kCheckpointsDir;
-  for (const std::string& name : ledger.doomed) storage.remove_all(checkpoints / name);
+  storage::StagingArea staging(storage, serialization_dir);
+  for (const std::string& name : ledger.doomed) staging.discard(checkpoints / name);
   if (!ledger.doomed.empty()) storage.sync_directory(checkpoints);
   ledger.doomed.clear();
   checkpoint::write_ledger(storage, serialization_dir, ledger);

@@ -109,27 +109,70 @@ class Verifier {
                 [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
       for (const DirEntry& entry : entries) {
         if (entry.is_directory && checkpoint::parse_checkpoint_name(entry.name)) {
-          check_checkpoint(checkpoints / entry.name);
+          check_unless_deleted(checkpoints / entry.name);
         }
       }
     }
-    if (ledger) {
-      auto expect = [&](const std::vector<checkpoint::LedgerEntry>& entries) {
-        for (const auto& entry : entries) {
-          if (!storage_.exists(checkpoints / entry.name)) {
-            problem(checkpoints / entry.name, "", "recorded in the ledger but missing");
-          }
-        }
-      };
-      expect(ledger->queue);
-      expect(ledger->permanent);
-    }
-    try {
-      if (auto best = checkpoint::best_folder(storage_, dir)) check_checkpoint(*best);
-    } catch (const CorruptDataError& error) {
-      problem(dir / checkpoint::kBestLink, "", reason_of(error));
+    if (ledger) check_ledger_entries_exist(dir, *ledger);
+    // A writer may swing `best` while we look: one retry with the new target.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        auto best = checkpoint::best_folder(storage_, dir);
+        if (!best || check_unless_deleted(*best)) break;
+      } catch (const CorruptDataError& error) {
+        problem(dir / checkpoint::kBestLink, "", reason_of(error));
+        break;
+      }
     }
   }
+
+ private:
+  // Checks a checkpoint folder of a directory a writer may be pruning: a folder deleted while
+  // we looked is gone, not broken. Returns false when it was deleted.
+  bool check_unless_deleted(const fs::path& folder) {
+    const size_t before = report.problems.size();
+    try {
+      check_checkpoint(folder);
+    } catch (const IoError& error) {
+      if (error.error_code() != ENOENT) throw;
+    }
+    if (storage_.exists(folder)) return true;
+    report.problems.resize(before);
+    return false;
+  }
+
+  // Checkpoints the ledger records must exist. A writer records a deletion before it deletes,
+  // so a folder found missing that a later read of the ledger still records is really missing;
+  // one the writer retired in between is not.
+  void check_ledger_entries_exist(const fs::path& dir, const checkpoint::Ledger& first_read) {
+    const fs::path checkpoints = dir / checkpoint::kCheckpointsDir;
+    auto recorded = [](const checkpoint::Ledger& ledger) {
+      std::vector<std::string> names;
+      for (const auto* entries : {&ledger.queue, &ledger.permanent}) {
+        for (const auto& entry : *entries) names.push_back(entry.name);
+      }
+      return names;
+    };
+    std::vector<std::string> missing;
+    for (const std::string& name : recorded(first_read)) {
+      if (!storage_.exists(checkpoints / name)) missing.push_back(name);
+    }
+    if (missing.empty()) return;
+    std::optional<checkpoint::Ledger> later;
+    try {
+      later = checkpoint::read_ledger(storage_, dir);
+    } catch (const CorruptDataError&) {  // NOLINT(bugprone-empty-catch): reported already
+    }
+    if (!later) return;
+    const std::vector<std::string> still = recorded(*later);
+    for (const std::string& name : missing) {
+      if (std::find(still.begin(), still.end(), name) != still.end()) {
+        problem(checkpoints / name, "", "recorded in the ledger but missing");
+      }
+    }
+  }
+
+ public:
 
  private:
   void advance(uint64_t bytes) {

@@ -46,15 +46,31 @@ void StagedFolder::publish(const std::filesystem::path& destination) {
 StagingArea::StagingArea(Storage& storage, const std::filesystem::path& serialization_dir)
     : storage_(storage), staging_dir_(serialization_dir / kStagingDirName) {}
 
-StagedFolder StagingArea::begin(std::string_view name) {
+namespace {
+
+// "<name>.<pid>.<n>": unique among this process's staging folders, and across processes.
+std::string unique_name(std::string_view name) {
   static std::atomic<unsigned long> counter{0};
+  return std::string(name) + "." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
+}  // namespace
+
+StagedFolder StagingArea::begin(std::string_view name) {
   storage_.create_directories(staging_dir_);
-  std::filesystem::path folder = staging_dir_ / (std::string(name) + "." +
-                                                 std::to_string(::getpid()) + "." +
-                                                 std::to_string(counter++));
+  std::filesystem::path folder = staging_dir_ / unique_name(name);
   storage_.remove_all(folder);  // a leftover of a crashed process that had our pid
   storage_.create_directories(folder);
   return StagedFolder(storage_, staging_dir_, folder);
+}
+
+void StagingArea::discard(const std::filesystem::path& folder) {
+  if (!storage_.exists(folder)) return;
+  storage_.create_directories(staging_dir_);
+  const std::filesystem::path retired =
+      staging_dir_ / unique_name("discarded-" + folder.filename().string());
+  storage_.rename(folder, retired);
+  storage_.remove_all(retired);
 }
 
 std::vector<std::filesystem::path> StagingArea::remove_leftovers() {

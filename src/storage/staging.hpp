@@ -50,6 +50,9 @@ class StagingArea {
   const std::filesystem::path& path() const noexcept { return staging_dir_; }
   // A new empty folder "<name>.<pid>.<n>" in staging/.
   StagedFolder begin(std::string_view name);
+  // Removes a published folder so that readers see it whole or not at all: it is renamed into
+  // staging/ (one atomic step), then deleted there. Nothing happens if it does not exist.
+  void discard(const std::filesystem::path& folder);
   // Removes everything in staging/ and returns what it removed. Call only while holding the
   // directory lock: no other writer can be staging then.
   std::vector<std::filesystem::path> remove_leftovers();

@@ -3,20 +3,12 @@
 
 #include "cairn/cairn.hpp"
 #include "support/temp_dir.hpp"
+#include "support/trainers.hpp"
 
 namespace cairn {
 namespace {
 
 using testing::TempDir;
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const InvalidArgumentError& error) {
-    return error.what();
-  }
-  return "";
-}
 
 TEST(FromConfig, BuildsTheDefaultWithTheGivenOptions) {
   TempDir dir;
@@ -43,24 +35,24 @@ TEST(FromConfig, TypeMayBeLeftOutAndDefaultsMatchAllenNlp) {
 
 TEST(FromConfig, ErrorsNameTheKey) {
   TempDir dir;
-  EXPECT_NE(message_of([&] {
+  EXPECT_NE(testing::invalid_argument_message([&] {
               Checkpointer::from_config(R"({"num_serialized_models_to_kep": 3})", dir.path());
             }).find("unknown key \"num_serialized_models_to_kep\""),
             std::string::npos);
-  EXPECT_NE(message_of([&] {
+  EXPECT_NE(testing::invalid_argument_message([&] {
               Checkpointer::from_config(R"({"model_save_interval": "often"})", dir.path());
             }).find("\"model_save_interval\""),
             std::string::npos);
-  EXPECT_NE(message_of([&] {
+  EXPECT_NE(testing::invalid_argument_message([&] {
               Checkpointer::from_config(R"({"num_serialized_models_to_keep": 2.5})", dir.path());
             }).find("\"num_serialized_models_to_keep\""),
             std::string::npos);
-  EXPECT_NE(message_of([&] { Checkpointer::from_config(R"({"type": "nope"})", dir.path()); })
+  EXPECT_NE(testing::invalid_argument_message([&] { Checkpointer::from_config(R"({"type": "nope"})", dir.path()); })
                 .find("unknown type \"nope\""),
             std::string::npos);
-  EXPECT_NE(message_of([&] { Checkpointer::from_config("[1]", dir.path()); }).find("JSON object"),
+  EXPECT_NE(testing::invalid_argument_message([&] { Checkpointer::from_config("[1]", dir.path()); }).find("JSON object"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { Checkpointer::from_config("{", dir.path()); }).find("not valid JSON"),
+  EXPECT_NE(testing::invalid_argument_message([&] { Checkpointer::from_config("{", dir.path()); }).find("not valid JSON"),
             std::string::npos);
 }
 
@@ -93,12 +85,12 @@ TEST(FromConfig, RegisteredTypesAreBuiltByName) {
   ASSERT_NE(mine, nullptr);
   EXPECT_EQ(mine->stride(), 3);
   EXPECT_EQ(mine->options().num_serialized_models_to_keep, -1);
-  EXPECT_NE(message_of([&] {
+  EXPECT_NE(testing::invalid_argument_message([&] {
               Checkpointer::from_config(R"({"type": "every-other", "strid": 3})", dir.path());
             }).find("unknown key \"strid\""),
             std::string::npos);
   // The default still refuses the subclass's key.
-  EXPECT_NE(message_of([&] { Checkpointer::from_config(R"({"stride": 3})", dir.path()); })
+  EXPECT_NE(testing::invalid_argument_message([&] { Checkpointer::from_config(R"({"stride": 3})", dir.path()); })
                 .find("unknown key \"stride\""),
             std::string::npos);
 }

@@ -19,14 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::ToyTrainer;
 
-CheckpointerOptions options_for(const fs::path& dir, int keep = 2) {
-  CheckpointerOptions options;
-  options.serialization_dir = dir;
-  options.logger = null_logger();
-  options.num_serialized_models_to_keep = keep;
-  return options;
-}
-
 TEST(Concurrency, TwoWritersRaceOneWins) {
   for (int round = 0; round < 5; ++round) {
     testing::TempDir dir;
@@ -40,7 +32,7 @@ TEST(Concurrency, TwoWritersRaceOneWins) {
         char byte;
         (void)!::read(go[0], &byte, 1);  // both start together
         try {
-          Checkpointer checkpointer(options_for(dir.path()));
+          Checkpointer checkpointer(testing::quiet_options(dir.path()));
           ToyTrainer trainer;
           trainer.step = 100 + i;
           checkpointer.save_checkpoint(0, trainer);
@@ -64,7 +56,7 @@ TEST(Concurrency, TwoWritersRaceOneWins) {
     ASSERT_TRUE((codes[0] == 0 && codes[1] == 3) || (codes[0] == 3 && codes[1] == 0))
         << codes[0] << " " << codes[1];
     const int winner = codes[0] == 0 ? 0 : 1;
-    CheckpointState restored = Checkpointer(options_for(dir.path())).restore_checkpoint();
+    CheckpointState restored = Checkpointer(testing::quiet_options(dir.path())).restore_checkpoint();
     EXPECT_EQ(restored.model_state, ToyTrainer::state_at(100 + winner).model_state);
     EXPECT_EQ(testing::epochs_on_disk(dir.path()).size(), 1u);
   }
@@ -75,7 +67,7 @@ TEST(Concurrency, ReadersNeverSeeAPartialCheckpoint) {
   const pid_t writer = ::fork();
   if (writer == 0) {
     try {
-      Checkpointer checkpointer(options_for(dir.path()));
+      Checkpointer checkpointer(testing::quiet_options(dir.path()));
       ToyTrainer trainer;
       for (trainer.step = 0;; ++trainer.step) {
         checkpointer.save_checkpoint(trainer.step, trainer, trainer.step % 7 == 0);
@@ -96,7 +88,7 @@ TEST(Concurrency, ReadersNeverSeeAPartialCheckpoint) {
   int restores = 0, listings = 0, verifies = 0, empty = 0;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (std::chrono::steady_clock::now() < until) {
-    Checkpointer reader(options_for(dir.path()));
+    Checkpointer reader(testing::quiet_options(dir.path()));
     CheckpointState restored = reader.restore_checkpoint();
     if (restored.model_state.is_null()) {
       ASSERT_EQ(restores, 0) << "restore found nothing after it had found a checkpoint";

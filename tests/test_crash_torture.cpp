@@ -43,18 +43,10 @@ struct TortureTrainer : Trainer {
   }
 };
 
-CheckpointerOptions options_for(const fs::path& dir) {
-  CheckpointerOptions options;
-  options.serialization_dir = dir;
-  options.logger = null_logger();
-  options.num_serialized_models_to_keep = kKeep;
-  return options;
-}
-
 // Never returns into the test runner: a child that fails exits with status 1.
 [[noreturn]] void child_saves_forever(const fs::path& dir, int64_t first_step, int report_fd) {
   try {
-    Checkpointer checkpointer(options_for(dir));
+    Checkpointer checkpointer(testing::quiet_options(dir, kKeep));
     TortureTrainer trainer;
     for (trainer.step = first_step;; ++trainer.step) {
       checkpointer.save_checkpoint(trainer.step, trainer, trainer.step % 5 == 0);
@@ -92,7 +84,7 @@ TEST(CrashTorture, TwoHundredKills) {
     while (::read(report[0], &value, sizeof(value)) == sizeof(value)) reported = value;
     ::close(report[0]);
 
-    Checkpointer reader(options_for(dir.path()));
+    Checkpointer reader(testing::quiet_options(dir.path(), kKeep));
     CheckpointState restored = reader.restore_checkpoint();
     if (restored.training_state.is_null()) {
       ASSERT_LT(reported, 0) << "round " << round << ": nothing restored after a reported save";
@@ -118,7 +110,7 @@ TEST(CrashTorture, TwoHundredKills) {
   }
   // The next writer settles everything: retention holds and no staging leftovers remain.
   {
-    Checkpointer writer(options_for(dir.path()));
+    Checkpointer writer(testing::quiet_options(dir.path(), kKeep));
     TortureTrainer trainer;
     trainer.step = next_step;
     writer.save_checkpoint(next_step, trainer);

@@ -15,15 +15,6 @@ namespace fs = std::filesystem;
 using testing::PowerLossStorage;
 using testing::ToyTrainer;
 
-CheckpointerOptions options_for(const fs::path& dir, Storage* storage = nullptr) {
-  CheckpointerOptions options;
-  options.serialization_dir = dir;
-  options.logger = null_logger();
-  options.num_serialized_models_to_keep = 2;
-  options.storage = storage;
-  return options;
-}
-
 State training_at(int64_t step, int64_t epoch) {
   State training = ToyTrainer::state_at(step).training_state;
   training["epoch"] = epoch;
@@ -35,7 +26,7 @@ TEST(PowerLoss, AtEveryStepOfASave) {
   const fs::path base = root / "template";
   ToyTrainer trainer;
   {
-    Checkpointer checkpointer(options_for(base));
+    Checkpointer checkpointer(testing::quiet_options(base));
     trainer.step = 1;
     checkpointer.save_checkpoint(0, trainer, true);
     trainer.step = 2;
@@ -52,7 +43,7 @@ TEST(PowerLoss, AtEveryStepOfASave) {
     const fs::path probe = root / "probe";
     fs::copy(base, probe, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
     PowerLossStorage counter;
-    Checkpointer checkpointer(options_for(probe, &counter));
+    Checkpointer checkpointer(testing::quiet_options(probe, 2, &counter));
     save_step_3(checkpointer);
     steps = counter.operations();
     for (const std::string& line : counter.log()) log.push_back(line.substr(0, line.find(' ')) + line.substr(line.find(probe.string()) + probe.string().size()));
@@ -81,7 +72,7 @@ TEST(PowerLoss, AtEveryStepOfASave) {
       PowerLossStorage storage;
       storage.crash_at(step);
       {
-        Checkpointer checkpointer(options_for(dir, &storage));
+        Checkpointer checkpointer(testing::quiet_options(dir, 2, &storage));
         try {
           save_step_3(checkpointer);
         } catch (const testing::SimulatedCrash&) {
@@ -89,7 +80,7 @@ TEST(PowerLoss, AtEveryStepOfASave) {
       }
       storage.crash();
     }
-    Checkpointer after(options_for(dir));
+    Checkpointer after(testing::quiet_options(dir));
     CheckpointState restored = after.restore_checkpoint();
     if (step > committed_at) {
       EXPECT_EQ(restored.training_state, training_at(3, 2));

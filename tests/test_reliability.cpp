@@ -19,20 +19,12 @@ using testing::FaultyStorage;
 using testing::TempDir;
 using testing::ToyTrainer;
 
-CheckpointerOptions quiet_options(const fs::path& dir, std::optional<int> keep = -1) {
-  CheckpointerOptions options;
-  options.serialization_dir = dir;
-  options.logger = null_logger();
-  options.num_serialized_models_to_keep = keep;
-  return options;
-}
-
 // Flip one bit at many random places of every file of the newest checkpoint, one flip at a time:
 // verify reports each, and restore never returns the damaged data: it falls back to the
 // checkpoint before.
 TEST(BitRot, EveryFlipIsDetectedAndRestoreFallsBack) {
   TempDir dir;
-  Checkpointer checkpointer(quiet_options(dir.path()));
+  Checkpointer checkpointer(testing::quiet_options(dir.path(), -1));
   ToyTrainer trainer;
   trainer.step = 1;
   checkpointer.save_checkpoint(0, trainer);
@@ -84,7 +76,7 @@ TEST(BitRot, EveryFlipIsDetectedAndRestoreFallsBack) {
 TEST(FreeSpace, ASaveThatCannotFitFailsBeforeWritingAnything) {
   TempDir dir;
   FaultyStorage tight;
-  auto options = quiet_options(dir.path());
+  auto options = testing::quiet_options(dir.path(), -1);
   options.storage = &tight;
   Checkpointer checkpointer(options);
   ToyTrainer trainer;
@@ -126,7 +118,7 @@ TEST(FullDisk, RealTmpfsFillsUpThenSavingContinuesAfterFreeingSpace) {
       return state;
     }
   } trainer;
-  auto checkpointer = std::make_unique<Checkpointer>(quiet_options(dir.path()));
+  auto checkpointer = std::make_unique<Checkpointer>(testing::quiet_options(dir.path(), -1));
   int saved = 0;
   std::string failure;
   for (; saved < 20; ++saved) {
@@ -149,7 +141,7 @@ TEST(FullDisk, RealTmpfsFillsUpThenSavingContinuesAfterFreeingSpace) {
   // Free space (the writer stops, a prune keeps the newest), then saving continues.
   checkpointer.reset();
   prune_directory(dir.path(), 1, std::nullopt, false);
-  checkpointer = std::make_unique<Checkpointer>(quiet_options(dir.path()));
+  checkpointer = std::make_unique<Checkpointer>(testing::quiet_options(dir.path(), -1));
   trainer.step = saved;
   checkpointer->save_checkpoint(saved, trainer);
   EXPECT_EQ(testing::epochs_on_disk(dir.path()),
@@ -163,7 +155,7 @@ TEST(FullDisk, RealTmpfsFillsUpThenSavingContinuesAfterFreeingSpace) {
 TEST(RestoreFaults, EveryStepOfARestore) {
   TempDir dir;
   {
-    Checkpointer writer(quiet_options(dir.path()));
+    Checkpointer writer(testing::quiet_options(dir.path(), -1));
     ToyTrainer trainer;
     trainer.step = 1;
     writer.save_checkpoint(0, trainer);
@@ -175,7 +167,7 @@ TEST(RestoreFaults, EveryStepOfARestore) {
   long steps;
   {
     FaultyStorage counter;
-    auto options = quiet_options(dir.path());
+    auto options = testing::quiet_options(dir.path(), -1);
     options.storage = &counter;
     Checkpointer(options).restore_checkpoint();
     steps = counter.operations();
@@ -185,7 +177,7 @@ TEST(RestoreFaults, EveryStepOfARestore) {
     for (long step = 0; step < steps; ++step) {
       FaultyStorage faulty;
       faulty.fail_at(step, error_code);
-      auto options = quiet_options(dir.path());
+      auto options = testing::quiet_options(dir.path(), -1);
       options.storage = &faulty;
       try {
         CheckpointState restored = Checkpointer(options).restore_checkpoint();

@@ -74,6 +74,25 @@ CheckpointerOptions test_options(const std::filesystem::path& dir,
   return options;
 }
 
+CheckpointerOptions quiet_options(const std::filesystem::path& dir, std::optional<int> keep,
+                                  Storage* storage) {
+  CheckpointerOptions options;
+  options.serialization_dir = dir;
+  options.logger = null_logger();
+  options.num_serialized_models_to_keep = keep;
+  options.storage = storage;
+  return options;
+}
+
+std::string invalid_argument_message(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const InvalidArgumentError& error) {
+    return error.what();
+  }
+  return "";
+}
+
 std::vector<int64_t> epochs_on_disk(const std::filesystem::path& serialization_dir) {
   std::vector<int64_t> epochs;
   const auto dir = serialization_dir / checkpoint::kCheckpointsDir;

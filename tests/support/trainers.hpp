@@ -2,7 +2,9 @@
 // every step (model weights plus an Adam-like optimizer state), and a log recorder.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,13 @@ struct LogRecorder {
 // Options with a fake clock and a recording logger.
 CheckpointerOptions test_options(const std::filesystem::path& dir,
                                  const std::shared_ptr<FakeClock>& clock, const LogRecorder& log);
+
+// Options for `dir` with a silent logger, the real clock and `keep` recent checkpoints.
+CheckpointerOptions quiet_options(const std::filesystem::path& dir, std::optional<int> keep = 2,
+                                  Storage* storage = nullptr);
+
+// The message of the InvalidArgumentError `action` throws; "" when it throws none.
+std::string invalid_argument_message(const std::function<void()>& action);
 
 // Epochs of the checkpoint folders (named as cairn names them) on disk, in save order.
 std::vector<int64_t> epochs_on_disk(const std::filesystem::path& serialization_dir);

@@ -5,20 +5,12 @@
 #include "cairn/cairn.hpp"
 #include "cairn/torch.hpp"
 #include "support/temp_dir.hpp"
+#include "support/trainers.hpp"
 
 namespace cairn {
 namespace {
 
 using testing::TempDir;
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const InvalidArgumentError& error) {
-    return error.what();
-  }
-  return "";
-}
 
 TEST(TorchTensor, EveryDtypeRoundTripsThroughAFile) {
   TempDir dir;
@@ -63,11 +55,11 @@ TEST(TorchTensor, ContiguousTensorsAreNotCopiedOthersAreMadeContiguous) {
 }
 
 TEST(TorchTensor, UnsupportedDtypesAreClearErrors) {
-  EXPECT_NE(message_of([] { from_torch(torch::zeros({2}, torch::kComplexFloat)); })
+  EXPECT_NE(testing::invalid_argument_message([] { from_torch(torch::zeros({2}, torch::kComplexFloat)); })
                 .find("has no safetensors equivalent"),
             std::string::npos);
   Tensor u16(DType::U16, {1}, std::vector<std::byte>(2));
-  EXPECT_NE(message_of([&] { to_torch(u16); }).find("torch 1.13 has no dtype for U16"),
+  EXPECT_NE(testing::invalid_argument_message([&] { to_torch(u16); }).find("torch 1.13 has no dtype for U16"),
             std::string::npos);
   EXPECT_THROW(from_torch(torch::Tensor()), InvalidArgumentError);
 }
@@ -117,7 +109,7 @@ TEST(TorchModule, LoadErrorsNameEveryProblemAndChangeNothing) {
   bad["fc1.weight"] = from_torch(torch::zeros({8, 7}));      // wrong shape
   bad["fc1.bias"] = from_torch(torch::zeros({8}, torch::kDouble));  // wrong dtype
   bad["extra.weight"] = from_torch(torch::zeros({1}));         // unexpected
-  const std::string message = message_of([&] { load_module_state(*net, bad); });
+  const std::string message = testing::invalid_argument_message([&] { load_module_state(*net, bad); });
   EXPECT_NE(message.find("missing 'fc2.bias'"), std::string::npos) << message;
   EXPECT_NE(message.find("'fc1.weight' has shape [8, 7] in the checkpoint but [8, 6]"),
             std::string::npos) << message;
@@ -205,12 +197,12 @@ TEST(TorchOptimizer, MismatchesAreClearErrors) {
   Net net;
   torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(0.01));
   torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.01));
-  EXPECT_NE(message_of([&] { load_optimizer_state(sgd, optimizer_state(adam)); })
+  EXPECT_NE(testing::invalid_argument_message([&] { load_optimizer_state(sgd, optimizer_state(adam)); })
                 .find("not for a torch::optim sgd optimizer"),
             std::string::npos);
   torch::nn::Linear other(2, 2);
   torch::optim::Adam small(other->parameters(), torch::optim::AdamOptions(0.01));
-  EXPECT_NE(message_of([&] { load_optimizer_state(small, optimizer_state(adam)); })
+  EXPECT_NE(testing::invalid_argument_message([&] { load_optimizer_state(small, optimizer_state(adam)); })
                 .find("parameters in the state"),
             std::string::npos);
 }

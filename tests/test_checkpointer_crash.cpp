@@ -116,6 +116,41 @@ INSTANTIATE_TEST_SUITE_P(Errno, SaveFaults, ::testing::Values(EIO, ENOSPC, EACCE
                                                                : std::string("EACCES");
                          });
 
+// A deletion that fails raises from that save, and the same writer's next save retries it.
+TEST(RetentionFaults, AFailedDeletionIsRetriedByTheNextSave) {
+  TempDir dir;
+  FaultyStorage faulty;
+  auto options = testing::quiet_options(dir.path(), 1, &faulty);
+  Checkpointer checkpointer(options);
+  ToyTrainer trainer;
+  checkpointer.save_checkpoint(0, trainer);
+  // The second save retires the first checkpoint: its first step is a rename into staging/.
+  const long start = faulty.operations();
+  {
+    TempDir probe_dir;
+    FaultyStorage probe;
+    Checkpointer probe_checkpointer(testing::quiet_options(probe_dir.path(), 1, &probe));
+    probe_checkpointer.save_checkpoint(0, trainer);
+    const long before = probe.operations();
+    probe_checkpointer.save_checkpoint(1, trainer);
+    long offset = -1;
+    for (long i = before; i < probe.operations(); ++i) {
+      if (probe.log()[static_cast<size_t>(i)].starts_with("rename") &&
+          probe.log()[static_cast<size_t>(i)].find("discarded-") != std::string::npos) {
+        offset = i - before;
+      }
+    }
+    ASSERT_GE(offset, 0);
+    faulty.fail_at(offset, EIO);
+  }
+  EXPECT_THROW(checkpointer.save_checkpoint(1, trainer), IoError);
+  EXPECT_GT(faulty.operations(), start);
+  EXPECT_EQ(testing::epochs_on_disk(dir.path()).size(), 2u);  // the deletion did not happen
+  checkpointer.save_checkpoint(2, trainer);  // the fault is gone
+  EXPECT_EQ(testing::epochs_on_disk(dir.path()), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(verify_path(dir.path()).ok());
+}
+
 TEST(BestCopy, FallsBackToACopyWhereHardLinksFail) {
   TempDir dir;
   FaultyStorage no_links;

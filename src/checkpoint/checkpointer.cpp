@@ -331,14 +331,14 @@ void Checkpointer::Impl::apply_retention() {
   auto decisions = checkpoint::apply_retention(ledger, options.num_serialized_models_to_keep,
                                                options.keep_serialized_model_every_num_seconds);
   checkpoint::write_ledger(storage, options.serialization_dir, ledger);
-  for (const auto& decision : decisions) {
-    if (!decision.keep_for_good) staging.discard(checkpoints_dir() / decision.name);
-    log(LogLevel::Info, decision.name + " " + decision.reason);
+  // Every doomed checkpoint, also one whose deletion failed at an earlier save of this writer.
+  const bool deleting = !ledger.doomed.empty();
+  while (!ledger.doomed.empty()) {
+    staging.discard(checkpoints_dir() / ledger.doomed.back());
+    ledger.doomed.pop_back();  // recorded as done by the next ledger write
   }
-  if (!ledger.doomed.empty()) {
-    storage.sync_directory(checkpoints_dir());
-    ledger.doomed.clear();  // recorded as done by the next ledger write
-  }
+  if (deleting) storage.sync_directory(checkpoints_dir());
+  for (const auto& decision : decisions) log(LogLevel::Info, decision.name + " " + decision.reason);
 }
 
 Checkpointer::Checkpointer(CheckpointerOptions options)

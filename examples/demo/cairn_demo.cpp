@@ -81,11 +81,10 @@ int train(const Settings& settings) {
   cairn::TorchTrainer trainer(*model, optimizer);
 
   const int64_t batches = settings.samples / settings.batch_size;
-  auto latest = checkpointer.find_latest_checkpoint();
+  // The checkpointer's log names the checkpoint it restored.
   const cairn::TorchTrainer::ResumePoint start = trainer.restore(checkpointer.restore_checkpoint());
   if (start.resumed) {
-    say(settings, "Resumed from %s: epoch %lld, after batch %lld of %lld\n",
-        latest ? latest->dir.filename().c_str() : "a checkpoint",
+    say(settings, "Resuming at epoch %lld, after batch %lld of %lld\n",
         static_cast<long long>(start.epoch), static_cast<long long>(start.batches_done),
         static_cast<long long>(batches));
   } else {

@@ -11,4 +11,5 @@
 #include "cairn/state.hpp"
 #include "cairn/storage.hpp"
 #include "cairn/tensor.hpp"
+#include "cairn/text.hpp"
 #include "cairn/version.hpp"

@@ -107,7 +107,8 @@ class Checkpointer {
   // The newest checkpoint that verifies, or none. Reads (and checks) its files.
   virtual std::optional<CheckpointPaths> find_latest_checkpoint() const;
   // Model and training state of the newest valid checkpoint; both null when there is none (also
-  // when the directory does not exist). A corrupt newer checkpoint is skipped with a warning.
+  // when the directory does not exist). A corrupt newer checkpoint is skipped with a warning; the
+  // logger is told which checkpoint was restored.
   virtual CheckpointState restore_checkpoint();
   // The best model state, or null when there is none.
   virtual State best_model_state();

@@ -12,6 +12,7 @@
 
 #include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
+#include "cairn/text.hpp"
 #include "checkpoint/best_model.hpp"
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
@@ -34,16 +35,6 @@ struct Candidate {
   CheckpointName name;
   std::string folder;
 };
-
-std::string size_text(uint64_t bytes) {
-  char text[32];
-  if (bytes >= (1u << 20)) {
-    std::snprintf(text, sizeof(text), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  } else {
-    std::snprintf(text, sizeof(text), "%.1f KiB", static_cast<double>(bytes) / 1024);
-  }
-  return text;
-}
 
 }  // namespace
 
@@ -180,7 +171,7 @@ void Checkpointer::Impl::check_free_space(const CheckpointState& state) const {
   const uint64_t available = storage.available_bytes(options.serialization_dir);
   if (needed > available) {
     throw IoError("save checkpoint in", options.serialization_dir, ENOSPC,
-                  "needs about " + size_text(needed) + " but only " + size_text(available) +
+                  "needs about " + format_bytes(needed) + " but only " + format_bytes(available) +
                       " are free; nothing was written");
   }
 }
@@ -202,7 +193,6 @@ void Checkpointer::Impl::become_writer() {
 // Loads the ledger (or starts one), adopts checkpoints published just before a crash, finishes
 // deletions a crash interrupted, and makes sure sequence numbers are never reused.
 void Checkpointer::Impl::settle_ledger() {
-  const std::vector<Candidate> on_disk = scan();
   std::optional<Ledger> stored;
   try {
     stored = checkpoint::read_ledger(storage, options.serialization_dir);
@@ -211,6 +201,7 @@ void Checkpointer::Impl::settle_ledger() {
                                "; rebuilding it from the checkpoints whose manifests verify");
     stored = Ledger{};
     stored->reference_time = constructed_at;
+    const std::vector<Candidate> on_disk = scan();  // newest first
     for (auto it = on_disk.rbegin(); it != on_disk.rend(); ++it) {
       try {
         auto opened = open_checkpoint(*it);
@@ -314,7 +305,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
   log(LogLevel::Info, "saved " + destination.string() + " (epoch " + std::to_string(epoch) +
                           (batches_this_epoch ? ", batch " + std::to_string(*batches_this_epoch)
                                               : std::string(", end of epoch")) +
-                          ", " + size_text(bytes) + ") in " + seconds);
+                          ", " + format_bytes(bytes) + ") in " + seconds);
 
   // 4. Best.
   if (is_best_so_far) {
@@ -384,8 +375,9 @@ std::optional<CheckpointPaths> Checkpointer::find_latest_checkpoint() const {
 
 CheckpointState Checkpointer::restore_checkpoint() {
   CheckpointState restored;
-  impl_->with_newest_valid([&](const Candidate&, const OpenedCheckpoint& opened) {
+  impl_->with_newest_valid([&](const Candidate& candidate, const OpenedCheckpoint& opened) {
     restored = opened.load();
+    impl_->log(LogLevel::Info, "restored " + (impl_->checkpoints_dir() / candidate.folder).string());
   });
   return restored;
 }

@@ -4,27 +4,15 @@
 #include <string>
 
 #include "cairn/error.hpp"
+#include "cairn/text.hpp"
 
 namespace cairn {
-namespace {
-
-std::string shape_text(std::span<const int64_t> shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) text += ", ";
-    text += std::to_string(shape[i]);
-  }
-  return text + "]";
-}
-
-}  // namespace
-
 size_t tensor_nbytes(DType dtype, std::span<const int64_t> shape) {
   size_t total = dtype_size(dtype);
   for (int64_t dim : shape) {
-    if (dim < 0) throw InvalidArgumentError("negative dimension in shape " + shape_text(shape));
+    if (dim < 0) throw InvalidArgumentError("negative dimension in shape " + format_shape(shape));
     if (__builtin_mul_overflow(total, static_cast<size_t>(dim), &total)) {
-      throw InvalidArgumentError("tensor of shape " + shape_text(shape) + " is too large");
+      throw InvalidArgumentError("tensor of shape " + format_shape(shape) + " is too large");
     }
   }
   return total;
@@ -40,7 +28,7 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> shape, const std::byte* data, s
   const size_t expected = tensor_nbytes(dtype_, shape_);
   if (expected != nbytes_) {
     throw InvalidArgumentError("tensor of dtype " + std::string(dtype_name(dtype_)) + " and shape " +
-                               shape_text(shape_) + " needs " + std::to_string(expected) +
+                               format_shape(shape_) + " needs " + std::to_string(expected) +
                                " bytes, got " + std::to_string(nbytes_));
   }
   if (nbytes_ > 0 && data_ == nullptr) throw InvalidArgumentError("tensor data is null");

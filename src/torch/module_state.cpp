@@ -4,16 +4,11 @@
 #include <vector>
 
 #include "cairn/error.hpp"
+#include "cairn/text.hpp"
 #include "cairn/torch.hpp"
 
 namespace cairn {
 namespace {
-
-std::string shape_text(c10::IntArrayRef shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 // Parameters then buffers, by dotted name, as PyTorch's state_dict() lists them.
 std::vector<std::pair<std::string, torch::Tensor>> named_entries(const torch::nn::Module& module) {
@@ -55,8 +50,8 @@ void load_module_state(torch::nn::Module& module, const State& state) {
     }
     torch::Tensor stored = view_as_torch(value.as_tensor());
     if (stored.sizes() != tensor.sizes()) {
-      problems.push_back("'" + name + "' has shape " + shape_text(stored.sizes()) +
-                         " in the checkpoint but " + shape_text(tensor.sizes()) + " in the module");
+      problems.push_back("'" + name + "' has shape " + format_shape(stored.sizes().vec()) +
+                         " in the checkpoint but " + format_shape(tensor.sizes().vec()) + " in the module");
     } else if (stored.scalar_type() != tensor.scalar_type()) {
       problems.push_back("'" + name + "' is " +
                          std::string(dtype_name(value.as_tensor().dtype())) +

@@ -80,8 +80,8 @@ int run_diff(const DiffOptions& options) {
       const Tensor& t = y.as_tensor();
       if (s.dtype() != t.dtype() || s.shape() != t.shape()) {
         report("changed", name,
-               ": " + std::string(dtype_name(s.dtype())) + " " + shape_text(s.shape()) + " -> " +
-                   std::string(dtype_name(t.dtype())) + " " + shape_text(t.shape()),
+               ": " + std::string(dtype_name(s.dtype())) + " " + format_shape(s.shape()) + " -> " +
+                   std::string(dtype_name(t.dtype())) + " " + format_shape(t.shape()),
                {{"from", {{"dtype", dtype_name(s.dtype())}, {"shape", s.shape()}}},
                 {"to", {{"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}}}});
       } else if (!(s == t)) {

@@ -71,7 +71,7 @@ int run_ls(const LsOptions& options) {
       std::printf("%-34s %5lld %6s  %-19s %10s  %-24s%s\n", info.name.c_str(),
                   static_cast<long long>(info.epoch),
                   info.batches_this_epoch ? std::to_string(*info.batches_this_epoch).c_str() : "end",
-                  local_time(info.save_time).c_str(), human_bytes(info.size_bytes).c_str(),
+                  local_time(info.save_time).c_str(), format_bytes(info.size_bytes).c_str(),
                   flags.c_str(), options.verify ? statuses[i].c_str() : "");
     }
     for (const ForeignEntry& other : listing.others) {

@@ -36,7 +36,7 @@ int run_show(const ShowOptions& options) {
     file["values"] = nlohmann::ordered_json::array();
     if (!options.json) {
       std::printf("%s (%s, %s)\n", part.file.c_str(),
-                  human_bytes(std::filesystem::file_size(part.file)).c_str(),
+                  format_bytes(std::filesystem::file_size(part.file)).c_str(),
                   part.written_by_cairn ? "written by cairn" : "written by another tool");
       for (const auto& [key, value] : part.metadata) {
         std::printf("  metadata %s = %s\n", key.c_str(), value.c_str());
@@ -71,8 +71,8 @@ int run_show(const ShowOptions& options) {
       file["tensors"].push_back(entry);
       if (!options.json) {
         std::printf("  %-44s %-8s %-16s %10s%s\n", leaf.path.c_str(),
-                    std::string(dtype_name(tensor.dtype())).c_str(), shape_text(tensor.shape()).c_str(),
-                    human_bytes(tensor.nbytes()).c_str(), stats_text.c_str());
+                    std::string(dtype_name(tensor.dtype())).c_str(), format_shape(tensor.shape()).c_str(),
+                    format_bytes(tensor.nbytes()).c_str(), stats_text.c_str());
       }
     }
     json["files"].push_back(file);

@@ -43,7 +43,7 @@ int run_verify(const VerifyOptions& options) {
     }
     std::printf("%s: %llu file(s), %llu tensor(s), %s checked: %s\n", options.path.c_str(),
                 static_cast<unsigned long long>(report.files),
-                static_cast<unsigned long long>(report.tensors), human_bytes(report.bytes).c_str(),
+                static_cast<unsigned long long>(report.tensors), format_bytes(report.bytes).c_str(),
                 report.ok() ? "OK" : (std::to_string(report.problems.size()) + " problem(s)").c_str());
   }
   return report.ok() ? kExitGood : kExitBadData;

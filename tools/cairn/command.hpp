@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cairn/cairn.hpp"
+#include "cairn/text.hpp"
 
 namespace cairn::cli {
 
@@ -28,9 +29,7 @@ void add_prune_command(CLI::App& app, int& exit_code);
 
 // ---- shared helpers (output.cpp) ----
 
-std::string human_bytes(uint64_t bytes);
 std::string local_time(double seconds_since_epoch);  // "2026-11-28 22:29:46"
-std::string shape_text(const std::vector<int64_t>& shape);
 void print_json(const nlohmann::ordered_json& json);
 
 // A leaf of a State tree with its dotted path ("optimizer.state.0.step").

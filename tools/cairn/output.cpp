@@ -8,19 +8,6 @@
 
 namespace cairn::cli {
 
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return text;
-}
-
 std::string local_time(double seconds_since_epoch) {
   std::time_t when = static_cast<std::time_t>(seconds_since_epoch);
   std::tm parts{};
@@ -28,12 +15,6 @@ std::string local_time(double seconds_since_epoch) {
   char text[32];
   std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &parts);
   return text;
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
 }
 
 void print_json(const nlohmann::ordered_json& json) {
@@ -129,8 +110,8 @@ void ProgressBar::update(uint64_t done, uint64_t total) {
   for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '.';
   bar[30] = '\0';
   const double eta = rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : 0;
-  std::fprintf(stderr, "\r\033[K[%s] %s / %s  %s/s  ETA %.0f s", bar, human_bytes(done).c_str(),
-               human_bytes(total).c_str(), human_bytes(static_cast<uint64_t>(rate)).c_str(), eta);
+  std::fprintf(stderr, "\r\033[K[%s] %s / %s  %s/s  ETA %.0f s", bar, format_bytes(done).c_str(),
+               format_bytes(total).c_str(), format_bytes(static_cast<uint64_t>(rate)).c_str(), eta);
   std::fflush(stderr);
 }
 

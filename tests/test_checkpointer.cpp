@@ -199,7 +199,7 @@ TEST_F(CheckpointerTest, KeepEveryReferenceTimeStartsAtTheFirstConstructionAndPe
   ASSERT_EQ(infos.size(), 2u);
   EXPECT_TRUE(infos[0].permanent);
   EXPECT_FALSE(infos[1].permanent);
-  EXPECT_EQ(log_.matching("kept for good: 121 s since the last permanent checkpoint").size(), 1u);
+  EXPECT_EQ(log_.matching("kept: for good, one every 100 s (121 s after the previous one)").size(), 1u);
 }
 
 // Fault 3 of the original: only checkpoints this directory's ledger records are ever deleted.
@@ -359,8 +359,8 @@ TEST_F(CheckpointerTest, LogsEverySaveKeepAndDelete) {
   checkpointer.save_checkpoint(1, trainer_);
   checkpointer.save_checkpoint(2, trainer_);
   EXPECT_EQ(log_.matching("saved ").size(), 3u);
-  EXPECT_EQ(log_.matching("ckpt-0000000000-epoch0-end kept for good: 10 s since").size(), 1u);
-  EXPECT_EQ(log_.matching("ckpt-0000000001-epoch1-end deleted: outside the last 1").size(), 1u);
+  EXPECT_EQ(log_.matching("ckpt-0000000000-epoch0-end kept: for good, one every 5 s (10 s after").size(), 1u);
+  EXPECT_EQ(log_.matching("ckpt-0000000001-epoch1-end deleted: outside the last 1, no policy keeps it (only 0 s after the last one kept for good)").size(), 1u);
   CheckpointerOptions quiet = opts;
   quiet.logger = null_logger();
   EXPECT_NO_THROW(Checkpointer(quiet).restore_checkpoint());

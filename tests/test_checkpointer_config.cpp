@@ -61,8 +61,9 @@ class EveryOtherEpoch : public Checkpointer {
  public:
   EveryOtherEpoch(CheckpointerOptions options, int stride)
       : Checkpointer(std::move(options)), stride_(stride) {}
-  void save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far) override {
-    if (epoch % stride_ == 0) Checkpointer::save_checkpoint(epoch, trainer, is_best_so_far);
+  void save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far,
+                       const Metrics& metrics) override {
+    if (epoch % stride_ == 0) Checkpointer::save_checkpoint(epoch, trainer, is_best_so_far, metrics);
   }
   int stride() const { return stride_; }
 

@@ -89,15 +89,31 @@ TEST(Ledger, RoundTripsAndDetectsDamage) {
   Ledger ledger;
   ledger.next_seq = 5;
   ledger.reference_time = 100.5;
-  ledger.queue = {{"ckpt-0000000003-epoch3-end", 200}, {"ckpt-0000000004-epoch4-end", 300}};
-  ledger.permanent = {{"ckpt-0000000001-epoch1-end", 150}};
+  ledger.queue = {{"ckpt-0000000003-epoch3-end", 200, {{"val_loss", 0.25}}},
+                  {"ckpt-0000000004-epoch4-end", 300, {}}};
+  ledger.permanent = {{"ckpt-0000000001-epoch1-end", 150, {}}};
+  ledger.retained = {{"ckpt-0000000000-epoch0-end", 120, {{"val_loss", 0.125}, {"acc", 0.5}}}};
   ledger.doomed = {"ckpt-0000000002-epoch2-end"};
   ledger.best = "ckpt-0000000004-epoch4-end";
+  ledger.policy.keep_last = 2;
+  ledger.policy.keep_best_k = 3;
+  ledger.policy.metric = "acc";
+  ledger.policy.mode = MetricMode::Max;
+  ledger.policy.keep_every_n_epochs = 5;
   write_ledger(local_storage(), dir.path(), ledger);
   auto read = read_ledger(local_storage(), dir.path());
   ASSERT_TRUE(read.has_value());
   EXPECT_EQ(read->next_seq, 5);
   EXPECT_EQ(read->queue.size(), 2u);
+  EXPECT_EQ(read->queue[0].metrics, ledger.queue[0].metrics);
+  ASSERT_EQ(read->retained.size(), 1u);
+  EXPECT_EQ(read->retained[0].metrics, ledger.retained[0].metrics);
+  EXPECT_TRUE(read->owns("ckpt-0000000000-epoch0-end"));
+  EXPECT_EQ(read->policy.keep_last, 2);
+  EXPECT_EQ(read->policy.keep_best_k, 3);
+  EXPECT_EQ(read->policy.metric, "acc");
+  EXPECT_EQ(read->policy.mode, MetricMode::Max);
+  EXPECT_EQ(read->policy.keep_every_n_epochs, 5);
   EXPECT_EQ(read->queue[1].save_time, 300);
   EXPECT_EQ(read->best, ledger.best);
   EXPECT_TRUE(read->owns("ckpt-0000000002-epoch2-end"));
@@ -111,36 +127,51 @@ TEST(Ledger, RoundTripsAndDetectsDamage) {
 Ledger queued(int count, double save_time = 0) {
   Ledger ledger;
   for (int i = 0; i < count; ++i) {
-    ledger.queue.push_back({format_checkpoint_name({i, i, std::nullopt}), save_time});
+    ledger.queue.push_back({format_checkpoint_name({i, i, std::nullopt}), save_time, {}});
   }
   return ledger;
 }
 
+RetentionPolicy allennlp(std::optional<int> keep_last, std::optional<double> keep_every) {
+  RetentionPolicy policy;
+  policy.keep_last = keep_last;
+  policy.keep_every_seconds = keep_every;
+  return policy;
+}
+
 TEST(Retention, KeepsTheLastN) {
   Ledger ledger = queued(5);
-  auto decisions = apply_retention(ledger, 2, std::nullopt);
-  ASSERT_EQ(decisions.size(), 3u);
+  auto outcome = apply_retention(ledger, allennlp(2, std::nullopt), std::nullopt);
+  ASSERT_EQ(outcome.decisions.size(), 5u);
+  EXPECT_EQ(outcome.changed.size(), 3u);
   EXPECT_EQ(ledger.queue.size(), 2u);
   EXPECT_EQ(ledger.doomed.size(), 3u);
-  EXPECT_EQ(decisions[0].reason, "deleted: outside the last 2");
-  EXPECT_TRUE(apply_retention(ledger, 2, std::nullopt).empty());
+  EXPECT_EQ(outcome.decisions[0].reason, "deleted: outside the last 2, no policy keeps it");
+  EXPECT_EQ(outcome.decisions[4].reason, "kept: one of the last 2");
+  ledger.doomed.clear();  // as a writer does once it has deleted them
+  EXPECT_TRUE(apply_retention(ledger, allennlp(2, std::nullopt), std::nullopt).changed.empty());
 }
 
 TEST(Retention, NoneOrNegativeKeepsAllAndZeroKeepsNone) {
   Ledger all = queued(4);
-  EXPECT_TRUE(apply_retention(all, std::nullopt, 1.0).empty());
-  EXPECT_TRUE(apply_retention(all, -1, 1.0).empty());
-  EXPECT_EQ(apply_retention(all, 0, std::nullopt).size(), 4u);
+  EXPECT_TRUE(apply_retention(all, allennlp(std::nullopt, 1.0), std::nullopt).changed.empty());
+  EXPECT_TRUE(apply_retention(all, allennlp(-1, 1.0), std::nullopt).changed.empty());
+  // N = 0 deletes even the newest: AllenNLP's explicit exception.
+  auto none = apply_retention(all, allennlp(0, std::nullopt), "ckpt-0000000003-epoch3-end");
+  EXPECT_EQ(none.changed.size(), 4u);
   EXPECT_TRUE(all.queue.empty());
+  EXPECT_EQ(all.doomed.size(), 4u);
 }
 
 TEST(Retention, KeepForGoodNeedsStrictlyMoreThanKSeconds) {
   Ledger ledger = queued(2, 10);  // both saved 10 s after the reference time 0
-  auto exactly = apply_retention(ledger, 1, 10.0);
-  EXPECT_FALSE(exactly[0].keep_for_good);  // 10 s is not more than 10 s
+  apply_retention(ledger, allennlp(1, 10.0), std::nullopt);
+  EXPECT_TRUE(ledger.permanent.empty());  // 10 s is not more than 10 s
+  EXPECT_EQ(ledger.doomed.size(), 1u);
   Ledger later = queued(2, 10.5);
-  auto kept = apply_retention(later, 1, 10.0);
-  EXPECT_TRUE(kept[0].keep_for_good);
+  auto kept = apply_retention(later, allennlp(1, 10.0), std::nullopt);
+  EXPECT_EQ(kept.decisions[0].reason,
+            "kept: for good, one every 10 s (10 s after the previous one)");
   EXPECT_EQ(later.reference_time, 10.5);
   EXPECT_EQ(later.permanent.size(), 1u);
 }

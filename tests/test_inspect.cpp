@@ -101,12 +101,14 @@ TEST_F(InspectDirectory, VerifyCollectsEveryProblem) {
 
 TEST_F(InspectDirectory, PruneUsesTheWritersOptionsOrOverrides) {
   // The writer kept 3 and applied that itself: nothing more to delete with its options.
-  auto same = prune_directory(dir_.path(), std::nullopt, std::nullopt, false);
+  auto same = prune_directory(dir_.path(), {}, false);
   for (const auto& decision : same) EXPECT_TRUE(decision.keep) << decision.name;
-  auto dry = prune_directory(dir_.path(), 1, std::nullopt, true);
+  RetentionOverrides keep_one;
+  keep_one.num_serialized_models_to_keep = 1;
+  auto dry = prune_directory(dir_.path(), keep_one, true);
   EXPECT_EQ(std::count_if(dry.begin(), dry.end(), [](auto& d) { return !d.keep; }), 2);
   EXPECT_EQ(testing::epochs_on_disk(dir_.path()).size(), 3u);  // a dry run deletes nothing
-  prune_directory(dir_.path(), 1, std::nullopt, false);
+  prune_directory(dir_.path(), keep_one, false);
   EXPECT_EQ(testing::epochs_on_disk(dir_.path()), (std::vector<int64_t>{3}));
   // best survives pruning, and a later writer continues from the pruned ledger.
   EXPECT_EQ(Checkpointer(testing::test_options(dir_.path(), clock_, log_)).best_model_state(),

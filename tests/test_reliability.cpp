@@ -140,7 +140,9 @@ TEST(FullDisk, RealTmpfsFillsUpThenSavingContinuesAfterFreeingSpace) {
   EXPECT_TRUE(testing::entry_names(dir / "staging").empty());
   // Free space (the writer stops, a prune keeps the newest), then saving continues.
   checkpointer.reset();
-  prune_directory(dir.path(), 1, std::nullopt, false);
+  RetentionOverrides keep_one;
+  keep_one.num_serialized_models_to_keep = 1;
+  prune_directory(dir.path(), keep_one, false);
   checkpointer = std::make_unique<Checkpointer>(testing::quiet_options(dir.path(), -1));
   trainer.step = saved;
   checkpointer->save_checkpoint(saved, trainer);

@@ -1,5 +1,5 @@
 // The Checkpointer: decides when to save, writes each checkpoint crash-safely, keeps what the
-// retention rules say, and restores the newest valid checkpoint or the best model.
+// retention policies say, and restores the newest valid checkpoint or the best model.
 //
 // It follows AllenNLP 2.4's Checkpointer (same options and methods) and fixes its faults:
 // atomic checkpoints, retention that survives restarts, only cairn's own files ever deleted,
@@ -41,6 +41,21 @@ class Trainer {
   virtual CheckpointState get_checkpoint_state() = 0;
 };
 
+// Values measured at a save (validation loss, accuracy...), by name. Recorded in the manifest;
+// keep_best_k ranks checkpoints by one of them.
+using Metrics = std::map<std::string, double>;
+
+// Whether a smaller (Min) or a larger (Max) metric value is better.
+enum class MetricMode { Min, Max };
+
+// What retention does (or would do) with one checkpoint, and why: "kept: one of the last 2; best
+// 1 of 3 by val_loss (min) = 0.412" or "deleted: outside the last 2, no policy keeps it".
+struct RetentionDecision {
+  std::string name;
+  bool keep = true;
+  std::string reason;
+};
+
 struct CheckpointPaths {
   std::filesystem::path dir;
   std::filesystem::path model;
@@ -57,6 +72,7 @@ struct CheckpointInfo {
   uint64_t size_bytes = 0;                     // of all its files
   bool is_best = false;    // its model is the current best/
   bool permanent = false;  // kept for good by keep_serialized_model_every_num_seconds
+  Metrics metrics;         // given to save_checkpoint
 };
 
 struct CheckpointerOptions {
@@ -67,6 +83,16 @@ struct CheckpointerOptions {
   std::optional<int> num_serialized_models_to_keep = 2;
   // Save inside an epoch every this many seconds (maybe_save_checkpoint); none: off.
   std::optional<double> model_save_interval;
+
+  // Retention policies beyond AllenNLP's (docs/retention.md). A checkpoint is kept if any policy
+  // keeps it, and the newest checkpoint is always kept unless num_serialized_models_to_keep is 0.
+  // Keep the k checkpoints with the best value of `metric` (given to save_checkpoint); none or
+  // 0: off. Checkpoints without a (finite) value never count as best; ties keep the newer.
+  std::optional<int> keep_best_k;
+  std::string metric;
+  MetricMode mode = MetricMode::Min;
+  // Keep end-of-epoch checkpoints whose epoch is a multiple of n; none or 0: off.
+  std::optional<int> keep_every_n_epochs;
 
   // Seams. Null means: the system clock, stderr, the local filesystem.
   std::shared_ptr<Clock> clock;
@@ -101,8 +127,11 @@ class Checkpointer {
   // passed since this instance's last timed save (or its construction). Records
   // "batches_this_epoch" in the training state.
   virtual bool maybe_save_checkpoint(Trainer& trainer, int64_t epoch, int64_t batches_this_epoch);
-  // Called at the end of epoch `epoch` (0-based). Adds "epoch" to the training state.
-  virtual void save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far = false);
+  // Called at the end of epoch `epoch` (0-based). Adds "epoch" to the training state. `metrics`
+  // are recorded in the manifest (non-finite values are left out, with a warning) and rank the
+  // checkpoint for keep_best_k.
+  virtual void save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far = false,
+                               const Metrics& metrics = {});
 
   // The newest checkpoint that verifies, or none. Reads (and checks) its files.
   virtual std::optional<CheckpointPaths> find_latest_checkpoint() const;
@@ -115,6 +144,11 @@ class Checkpointer {
 
   // Every checkpoint cairn wrote here and still keeps, oldest first.
   std::vector<CheckpointInfo> list_checkpoints() const;
+  // What this checkpointer's retention policies decide for every checkpoint cairn wrote here,
+  // oldest first, with the reasons; deletes nothing. After a save every decision is "keep" (the
+  // save applied them); on a directory written with other options it shows what the next save
+  // will delete.
+  std::vector<RetentionDecision> explain_retention() const;
   // Blocks until every save is durable (saves are synchronous today: returns at once).
   void wait();
 

@@ -68,20 +68,29 @@ struct TensorStats {
 };
 TensorStats tensor_stats(const Tensor& tensor);
 
-// ---- prune ----
+// ---- retention: explain and prune ----
 
-struct PruneDecision {
-  std::string name;
-  bool keep = true;
-  std::string reason;
+// Options that replace the last writer's retention options (recorded in the directory's
+// ledger); unset ones keep the writer's. keep_best_k or keep_every_n_epochs 0 turns it off.
+struct RetentionOverrides {
+  std::optional<int> num_serialized_models_to_keep;
+  std::optional<double> keep_serialized_model_every_num_seconds;
+  std::optional<int> keep_best_k;
+  std::optional<std::string> metric;
+  std::optional<MetricMode> mode;
+  std::optional<int> keep_every_n_epochs;
 };
 
-// Applies the retention rule to the directory's ledger, with the last writer's options or the
-// overrides given, and deletes what it says (nothing with `dry_run`). Only checkpoints the
-// ledger records are ever considered. Throws LockedError while a writer holds the directory.
-std::vector<PruneDecision> prune_directory(const std::filesystem::path& serialization_dir,
-                                           std::optional<int> keep_last_override,
-                                           std::optional<double> keep_every_override,
-                                           bool dry_run);
+// What the retention policies (the last writer's, or the overrides) decide for every checkpoint
+// the directory's ledger records, oldest first; deletes nothing and takes no lock.
+std::vector<RetentionDecision> explain_directory(const std::filesystem::path& serialization_dir,
+                                                 const RetentionOverrides& overrides = {});
+
+// Applies the retention policies as explain_directory does and deletes what they say (nothing
+// with `dry_run`). The newest checkpoint whose data verifies is kept whatever the options say
+// (unless the number to keep is 0). Only checkpoints the ledger records are ever considered.
+// Throws LockedError while a writer holds the directory.
+std::vector<RetentionDecision> prune_directory(const std::filesystem::path& serialization_dir,
+                                               const RetentionOverrides& overrides, bool dry_run);
 
 }  // namespace cairn

@@ -116,4 +116,18 @@ CheckpointState OpenedCheckpoint::load() const {
   return state;
 }
 
+OpenedCheckpoint open_published(Storage& storage, const std::filesystem::path& checkpoints_dir,
+                                const std::string& folder) {
+  const std::filesystem::path dir = checkpoints_dir / folder;
+  const std::optional<CheckpointName> name = parse_checkpoint_name(folder);
+  if (!name) throw CorruptDataError(dir, "is not named as cairn names checkpoints");
+  OpenedCheckpoint opened = OpenedCheckpoint::open(storage, dir, /*require_training_state=*/true);
+  const Manifest& manifest = opened.manifest();
+  if (manifest.seq != name->seq || manifest.epoch != name->epoch ||
+      manifest.batches_this_epoch != name->batches_this_epoch) {
+    throw CorruptDataError(dir / kManifestFile, "manifest does not match the folder's name");
+  }
+  return opened;
+}
+
 }  // namespace cairn::checkpoint

@@ -40,4 +40,9 @@ class OpenedCheckpoint {
   std::vector<SafetensorsFile> files_;  // model first, then training state if any
 };
 
+// Opens the published checkpoint `folder` in `checkpoints_dir` and checks that its manifest
+// belongs to the folder's name (seq, epoch, batch). Throws as OpenedCheckpoint::open.
+OpenedCheckpoint open_published(Storage& storage, const std::filesystem::path& checkpoints_dir,
+                                const std::string& folder);
+
 }  // namespace cairn::checkpoint

@@ -8,6 +8,7 @@
 // 6. delete what retention doomed
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 
 #include "cairn/checkpointer.hpp"
@@ -17,9 +18,11 @@
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
 #include "checkpoint/ledger.hpp"
+#include "checkpoint/pruning.hpp"
 #include "checkpoint/retention.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/directory_lock.hpp"
+#include "storage/folder_pin.hpp"
 #include "storage/staging.hpp"
 
 namespace cairn {
@@ -91,20 +94,13 @@ struct Checkpointer::Impl {
 
   // Opens a checkpoint folder and checks that its manifest belongs to it.
   OpenedCheckpoint open_checkpoint(const Candidate& candidate) const {
-    const fs::path dir = checkpoints_dir() / candidate.folder;
-    OpenedCheckpoint opened = OpenedCheckpoint::open(storage, dir, /*require_training_state=*/true);
-    const auto& manifest = opened.manifest();
-    if (manifest.seq != candidate.name.seq || manifest.epoch != candidate.name.epoch ||
-        manifest.batches_this_epoch != candidate.name.batches_this_epoch) {
-      throw CorruptDataError(dir / checkpoint::kManifestFile,
-                             "manifest does not match the folder's name");
-    }
-    return opened;
+    return checkpoint::open_published(storage, checkpoints_dir(), candidate.folder);
   }
 
   // Runs `use` on the newest checkpoint that opens and passes it; skips corrupt ones with a
-  // warning. Returns false when none does. A writer's retention may delete checkpoints while we
-  // look (vanished, not corrupt: no warning); then the directory is scanned again.
+  // warning. Returns false when none does. The folder is pinned while `use` runs, so a writer's
+  // retention does not delete it meanwhile; one may delete it before we pin it (vanished, not
+  // corrupt: no warning), then the directory is scanned again.
   template <typename Use>
   bool with_newest_valid(Use use) const {
     constexpr int kScans = 8;
@@ -112,6 +108,8 @@ struct Checkpointer::Impl {
       bool any_vanished = false;
       for (const Candidate& candidate : scan()) {
         try {
+          const storage::FolderPin pin =
+              storage::FolderPin::shared(checkpoints_dir() / candidate.folder);
           use(candidate, open_checkpoint(candidate));
           return true;
         } catch (const CorruptDataError& error) {
@@ -128,6 +126,12 @@ struct Checkpointer::Impl {
     return false;
   }
 
+  // The writer's ledger, or the directory's (empty when there is none).
+  Ledger current_ledger() const {
+    if (lock) return ledger;
+    return checkpoint::read_ledger(storage, options.serialization_dir).value_or(Ledger{});
+  }
+
   CheckpointPaths paths_of(const std::string& folder) const {
     const fs::path dir = checkpoints_dir() / folder;
     return {dir, dir / checkpoint::kModelFile, dir / checkpoint::kTrainingStateFile};
@@ -139,8 +143,11 @@ struct Checkpointer::Impl {
   void settle_ledger();
   // `save_time` is when the save was decided: a timed save's interval counts from it.
   void save(int64_t epoch, std::optional<int64_t> batches_this_epoch, Trainer& trainer,
-            bool is_best_so_far, double save_time);
-  void apply_retention();
+            bool is_best_so_far, double save_time, const Metrics& metrics);
+  // The finite values of `metrics` (the others are reported and left out).
+  Metrics recordable(const Metrics& metrics, int64_t epoch) const;
+  void apply_retention(const std::string& newest);
+  void delete_doomed();
 };
 
 namespace {
@@ -205,7 +212,7 @@ void Checkpointer::Impl::settle_ledger() {
     for (auto it = on_disk.rbegin(); it != on_disk.rend(); ++it) {
       try {
         auto opened = open_checkpoint(*it);
-        stored->queue.push_back({it->folder, opened.manifest().save_time});
+        stored->queue.push_back({it->folder, opened.manifest().save_time, opened.manifest().metrics});
       } catch (const CorruptDataError&) {  // NOLINT(bugprone-empty-catch): not provably ours
       }
     }
@@ -216,8 +223,7 @@ void Checkpointer::Impl::settle_ledger() {
     ledger = Ledger{};
     ledger.reference_time = constructed_at;
   }
-  ledger.num_serialized_models_to_keep = options.num_serialized_models_to_keep;
-  ledger.keep_serialized_model_every_num_seconds = options.keep_serialized_model_every_num_seconds;
+  ledger.policy = checkpoint::policy_of(options);
   for (const auto& entry : ledger.pending) {
     if (storage.exists(checkpoints_dir() / entry.name)) {
       ledger.queue.push_back(entry);
@@ -225,8 +231,7 @@ void Checkpointer::Impl::settle_ledger() {
     }
   }
   ledger.pending.clear();
-  for (const std::string& name : ledger.doomed) staging.discard(checkpoints_dir() / name);
-  ledger.doomed.clear();
+  delete_doomed();
   try {
     checkpoint::remove_unreachable_best_versions(storage, staging, options.serialization_dir);
   } catch (const CorruptDataError& error) {
@@ -241,8 +246,31 @@ void Checkpointer::Impl::settle_ledger() {
   checkpoint::write_ledger(storage, options.serialization_dir, ledger);
 }
 
+Metrics Checkpointer::Impl::recordable(const Metrics& metrics, int64_t epoch) const {
+  Metrics finite;
+  for (const auto& [name, value] : metrics) {
+    if (std::isfinite(value)) {
+      finite[name] = value;
+    } else {
+      log(LogLevel::Warning, "metric " + name + " of epoch " + std::to_string(epoch) + " is " +
+                                 std::to_string(value) + "; not recorded, never counts as best");
+    }
+  }
+  const auto policy = checkpoint::policy_of(options);
+  if (policy.best_k_on() && !metrics.contains(policy.metric)) {
+    std::string given;
+    for (const auto& [name, value] : metrics) given += (given.empty() ? "" : ", ") + name;
+    log(LogLevel::Warning, "the save of epoch " + std::to_string(epoch) + " has no value for " +
+                               policy.metric + " (keep_best_k ranks by it; given: " +
+                               (given.empty() ? std::string("none") : given) +
+                               "); it never counts as best");
+  }
+  return finite;
+}
+
 void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this_epoch,
-                              Trainer& trainer, bool is_best_so_far, double save_time) {
+                              Trainer& trainer, bool is_best_so_far, double save_time,
+                              const Metrics& metrics) {
   if (epoch < 0) throw InvalidArgumentError("epoch must not be negative");
   if (batches_this_epoch && *batches_this_epoch < 0) {
     throw InvalidArgumentError("batches_this_epoch must not be negative");
@@ -262,6 +290,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
   }
 
   check_free_space(state);
+  const Metrics recorded = batches_this_epoch ? metrics : recordable(metrics, epoch);
   const double started = clock->now();
   const CheckpointName name{ledger.next_seq, epoch, batches_this_epoch};
   const std::string folder_name = checkpoint::format_checkpoint_name(name);
@@ -269,7 +298,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
 
   // 2. Intent first: whatever happens next, the ledger knows this name is ours.
   ledger.next_seq += 1;
-  ledger.pending.push_back({folder_name, save_time});
+  ledger.pending.push_back({folder_name, save_time, recorded});
   checkpoint::write_ledger(storage, options.serialization_dir, ledger);
 
   // 3. Write and publish.
@@ -281,6 +310,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
     manifest.batches_this_epoch = batches_this_epoch;
     manifest.save_time = save_time;
     manifest.is_best = is_best_so_far;
+    manifest.metrics = recorded;
     manifest = checkpoint::write_checkpoint_files(staged, manifest, state.model_state,
                                                   &state.training_state);
     staged.publish(destination);
@@ -297,7 +327,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
     throw;
   }
   ledger.pending.pop_back();
-  ledger.queue.push_back({folder_name, save_time});
+  ledger.queue.push_back({folder_name, save_time, recorded});
   uint64_t bytes = 0;
   for (const auto& file : manifest.files) bytes += file.size;
   char seconds[32];
@@ -315,21 +345,28 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
   }
 
   // 5 and 6.
-  apply_retention();
+  apply_retention(folder_name);
 }
 
-void Checkpointer::Impl::apply_retention() {
-  auto decisions = checkpoint::apply_retention(ledger, options.num_serialized_models_to_keep,
-                                               options.keep_serialized_model_every_num_seconds);
+void Checkpointer::Impl::apply_retention(const std::string& newest) {
+  const auto outcome = checkpoint::apply_retention(ledger, checkpoint::policy_of(options), newest);
   checkpoint::write_ledger(storage, options.serialization_dir, ledger);
-  // Every doomed checkpoint, also one whose deletion failed at an earlier save of this writer.
-  const bool deleting = !ledger.doomed.empty();
-  while (!ledger.doomed.empty()) {
-    staging.discard(checkpoints_dir() / ledger.doomed.back());
-    ledger.doomed.pop_back();  // recorded as done by the next ledger write
+  for (const auto& decision : outcome.decisions) {
+    if (std::find(outcome.changed.begin(), outcome.changed.end(), decision.name) !=
+        outcome.changed.end()) {
+      log(LogLevel::Info, decision.name + " " + decision.reason);
+    }
   }
-  if (deleting) storage.sync_directory(checkpoints_dir());
-  for (const auto& decision : decisions) log(LogLevel::Info, decision.name + " " + decision.reason);
+  delete_doomed();
+}
+
+// Every doomed checkpoint, also one whose deletion failed or waited at an earlier save.
+void Checkpointer::Impl::delete_doomed() {
+  for (const std::string& name :
+       checkpoint::delete_doomed(storage, staging, options.serialization_dir, ledger)) {
+    log(LogLevel::Info, "not deleting " + name +
+                            " yet: a reader is restoring from it; the next save tries again");
+  }
 }
 
 Checkpointer::Checkpointer(CheckpointerOptions options)
@@ -337,13 +374,10 @@ Checkpointer::Checkpointer(CheckpointerOptions options)
   if (impl_->options.serialization_dir.empty()) {
     throw InvalidArgumentError("serialization_dir must not be empty");
   }
-  for (auto [value, what] : {std::pair{impl_->options.keep_serialized_model_every_num_seconds,
-                                       "keep_serialized_model_every_num_seconds"},
-                             std::pair{impl_->options.model_save_interval, "model_save_interval"}}) {
-    if (value && !(*value >= 0)) {
-      throw InvalidArgumentError(std::string(what) + " must be a non-negative number of seconds");
-    }
+  if (impl_->options.model_save_interval && !(*impl_->options.model_save_interval >= 0)) {
+    throw InvalidArgumentError("model_save_interval must be a non-negative number of seconds");
   }
+  checkpoint::validate_policy(checkpoint::policy_of(impl_->options));
 }
 
 Checkpointer::~Checkpointer() = default;
@@ -356,12 +390,13 @@ bool Checkpointer::maybe_save_checkpoint(Trainer& trainer, int64_t epoch,
   const double now = impl_->clock->now();
   if (now - impl_->last_timed_save < *impl_->options.model_save_interval) return false;
   impl_->last_timed_save = now;
-  impl_->save(epoch, batches_this_epoch, trainer, false, now);
+  impl_->save(epoch, batches_this_epoch, trainer, false, now, {});
   return true;
 }
 
-void Checkpointer::save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far) {
-  impl_->save(epoch, std::nullopt, trainer, is_best_so_far, impl_->clock->now());
+void Checkpointer::save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far,
+                                   const Metrics& metrics) {
+  impl_->save(epoch, std::nullopt, trainer, is_best_so_far, impl_->clock->now(), metrics);
 }
 
 std::optional<CheckpointPaths> Checkpointer::find_latest_checkpoint() const {
@@ -397,14 +432,17 @@ State Checkpointer::best_model_state() {
   }
 }
 
+std::vector<RetentionDecision> Checkpointer::explain_retention() const {
+  Ledger ledger = impl_->current_ledger();
+  checkpoint::forget_deleted(impl_->storage, impl_->options.serialization_dir, ledger);
+  const auto newest = checkpoint::newest_valid_checkpoint(
+      impl_->storage, impl_->options.serialization_dir, ledger, /*verify_data=*/false);
+  return checkpoint::apply_retention(ledger, checkpoint::policy_of(impl_->options), newest)
+      .decisions;
+}
+
 std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {
-  Ledger ledger;
-  if (impl_->lock) {
-    ledger = impl_->ledger;
-  } else if (auto stored = checkpoint::read_ledger(impl_->storage,
-                                                   impl_->options.serialization_dir)) {
-    ledger = *stored;
-  }
+  const Ledger ledger = impl_->current_ledger();
   std::vector<CheckpointInfo> infos;
   auto add = [&](const checkpoint::LedgerEntry& entry, bool permanent) {
     auto name = checkpoint::parse_checkpoint_name(entry.name);
@@ -418,6 +456,7 @@ std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {
       info.epoch = name->epoch;
       info.batches_this_epoch = name->batches_this_epoch;
       info.save_time = opened.manifest().save_time;
+      info.metrics = opened.manifest().metrics;
       for (const auto& file : opened.manifest().files) info.size_bytes += file.size;
       info.is_best = ledger.best == entry.name;
       info.permanent = permanent;
@@ -427,6 +466,7 @@ std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {
     }
   };
   for (const auto& entry : ledger.permanent) add(entry, true);
+  for (const auto& entry : ledger.retained) add(entry, false);
   for (const auto& entry : ledger.queue) add(entry, false);
   std::sort(infos.begin(), infos.end(),
             [](const CheckpointInfo& a, const CheckpointInfo& b) { return a.seq < b.seq; });

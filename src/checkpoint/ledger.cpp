@@ -15,13 +15,25 @@ namespace cairn::checkpoint {
 namespace {
 
 using Json = nlohmann::ordered_json;
+constexpr const char* kChecksumKey = "ledger_xxh3";
+
+template <typename T>
+Json optional_json(const std::optional<T>& value) {
+  return value ? Json(*value) : Json(nullptr);
+}
 
 Json entries_to_json(const std::vector<LedgerEntry>& entries) {
   Json list = Json::array();
   for (const LedgerEntry& entry : entries) {
-    list.push_back({{"name", entry.name}, {"save_time", entry.save_time}});
+    Json item = {{"name", entry.name}, {"save_time", entry.save_time}};
+    if (!entry.metrics.empty()) item["metrics"] = entry.metrics;
+    list.push_back(std::move(item));
   }
   return list;
+}
+
+std::string checksum_of(const Json& json_without_checksum) {
+  return format::to_hex16(format::xxh3(json_without_checksum.dump(2)));
 }
 
 std::string render(const Ledger& ledger) {
@@ -31,30 +43,51 @@ std::string render(const Ledger& ledger) {
   json["reference_time"] = ledger.reference_time;
   json["queue"] = entries_to_json(ledger.queue);
   json["permanent"] = entries_to_json(ledger.permanent);
+  json["retained"] = entries_to_json(ledger.retained);
   json["pending"] = entries_to_json(ledger.pending);
   json["doomed"] = ledger.doomed;
-  json["best"] = ledger.best ? Json(*ledger.best) : Json(nullptr);
-  json["num_serialized_models_to_keep"] = ledger.num_serialized_models_to_keep
-                                              ? Json(*ledger.num_serialized_models_to_keep)
-                                              : Json(nullptr);
-  json["keep_serialized_model_every_num_seconds"] =
-      ledger.keep_serialized_model_every_num_seconds
-          ? Json(*ledger.keep_serialized_model_every_num_seconds)
-          : Json(nullptr);
-  json["ledger_xxh3"] = format::to_hex16(format::xxh3(json.dump(2)));
+  json["best"] = optional_json(ledger.best);
+  const RetentionPolicy& policy = ledger.policy;
+  json["num_serialized_models_to_keep"] = optional_json(policy.keep_last);
+  json["keep_serialized_model_every_num_seconds"] = optional_json(policy.keep_every_seconds);
+  json["keep_best_k"] = optional_json(policy.keep_best_k);
+  json["metric"] = policy.metric;
+  json["mode"] = mode_name(policy.mode);
+  json["keep_every_n_epochs"] = optional_json(policy.keep_every_n_epochs);
+  json[kChecksumKey] = checksum_of(json);
   return json.dump(2) + "\n";
 }
 
 std::vector<LedgerEntry> entries_from_json(const Json& list, const std::filesystem::path& path) {
   std::vector<LedgerEntry> entries;
   for (const Json& item : list) {
-    entries.push_back({item.at("name").get<std::string>(), item.at("save_time").get<double>()});
-    if (!parse_checkpoint_name(entries.back().name)) {
-      throw CorruptDataError(path, "ledger names \"" + entries.back().name +
+    LedgerEntry entry{item.at("name").get<std::string>(), item.at("save_time").get<double>(), {}};
+    if (item.contains("metrics")) entry.metrics = item.at("metrics").get<Metrics>();
+    if (!parse_checkpoint_name(entry.name)) {
+      throw CorruptDataError(path, "ledger names \"" + entry.name +
                                        "\", which is not a checkpoint name");
     }
+    entries.push_back(std::move(entry));
   }
   return entries;
+}
+
+template <typename T>
+std::optional<T> optional_field(const Json& json, const char* key) {
+  if (!json.contains(key) || json.at(key).is_null()) return std::nullopt;
+  return json.at(key).get<T>();
+}
+
+// The checksum covers the JSON as written; keys added by later versions of this file are
+// optional, so older ledgers still read.
+void check_integrity(Json json, const std::string& text, const std::filesystem::path& path) {
+  if (!json.contains(kChecksumKey) || !json.at(kChecksumKey).is_string()) {
+    throw CorruptDataError(path, "ledger has no checksum");
+  }
+  const std::string stored = json.at(kChecksumKey).get<std::string>();
+  if (json.dump(2) + "\n" != text) throw CorruptDataError(path, "ledger checksum mismatch");
+  json.erase(kChecksumKey);
+  if (checksum_of(json) != stored) throw CorruptDataError(path, "ledger checksum mismatch");
 }
 
 }  // namespace
@@ -64,8 +97,16 @@ bool Ledger::owns(const std::string& name) const {
     return std::any_of(entries.begin(), entries.end(),
                        [&](const LedgerEntry& entry) { return entry.name == name; });
   };
-  return has(queue) || has(permanent) || has(pending) ||
+  return has(queue) || has(permanent) || has(retained) || has(pending) ||
          std::find(doomed.begin(), doomed.end(), name) != doomed.end();
+}
+
+std::vector<const LedgerEntry*> Ledger::kept() const {
+  std::vector<const LedgerEntry*> all;
+  for (const auto* list : {&queue, &permanent, &retained}) {
+    for (const LedgerEntry& entry : *list) all.push_back(&entry);
+  }
+  return all;
 }
 
 std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path& dir) {
@@ -77,6 +118,7 @@ std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path&
   file->read_at(0, std::as_writable_bytes(std::span(text)));
   Json json = format::parse_strict_json(text, 6, path, "ledger");
   try {
+    check_integrity(json, text, path);
     Ledger ledger;
     if (json.at("format").get<int>() != kFormatVersion) {
       throw CorruptDataError(path, "unsupported ledger format");
@@ -85,17 +127,19 @@ std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path&
     ledger.reference_time = json.at("reference_time").get<double>();
     ledger.queue = entries_from_json(json.at("queue"), path);
     ledger.permanent = entries_from_json(json.at("permanent"), path);
+    if (json.contains("retained")) ledger.retained = entries_from_json(json.at("retained"), path);
     ledger.pending = entries_from_json(json.at("pending"), path);
     ledger.doomed = json.at("doomed").get<std::vector<std::string>>();
-    if (!json.at("best").is_null()) ledger.best = json.at("best").get<std::string>();
-    if (!json.at("num_serialized_models_to_keep").is_null()) {
-      ledger.num_serialized_models_to_keep = json.at("num_serialized_models_to_keep").get<int>();
-    }
-    if (!json.at("keep_serialized_model_every_num_seconds").is_null()) {
-      ledger.keep_serialized_model_every_num_seconds =
-          json.at("keep_serialized_model_every_num_seconds").get<double>();
-    }
-    if (render(ledger) != text) throw CorruptDataError(path, "ledger checksum mismatch");
+    ledger.best = optional_field<std::string>(json, "best");
+    RetentionPolicy& policy = ledger.policy;
+    policy.keep_last = optional_field<int>(json, "num_serialized_models_to_keep");
+    policy.keep_every_seconds = optional_field<double>(json, "keep_serialized_model_every_num_seconds");
+    policy.keep_best_k = optional_field<int>(json, "keep_best_k");
+    policy.metric = optional_field<std::string>(json, "metric").value_or("");
+    const std::string mode = optional_field<std::string>(json, "mode").value_or("min");
+    if (!parse_mode(mode)) throw CorruptDataError(path, "ledger has an unknown mode \"" + mode + "\"");
+    policy.mode = *parse_mode(mode);
+    policy.keep_every_n_epochs = optional_field<int>(json, "keep_every_n_epochs");
     return ledger;
   } catch (const Json::exception& error) {
     throw CorruptDataError(path, std::string("malformed ledger: ") + error.what());

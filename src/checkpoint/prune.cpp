@@ -1,51 +1,62 @@
-// prune_directory: the retention rule applied by a tool, outside any training run.
+// explain_directory and prune_directory: the retention policies applied by a tool, outside any
+// training run, with the last writer's options or overrides.
+#include <algorithm>
+
 #include "cairn/error.hpp"
 #include "cairn/inspect.hpp"
-#include "checkpoint/layout.hpp"
 #include "checkpoint/ledger.hpp"
+#include "checkpoint/pruning.hpp"
 #include "checkpoint/retention.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/staging.hpp"
 
 namespace cairn {
+namespace {
 
-std::vector<PruneDecision> prune_directory(const std::filesystem::path& serialization_dir,
-                                           std::optional<int> keep_last_override,
-                                           std::optional<double> keep_every_override,
-                                           bool dry_run) {
+// What the policies decide for `ledger` (changed in place as the writer's would be); the newest
+// checkpoint that checks out (its data too with `verify_data`) is kept unless N is 0.
+std::vector<RetentionDecision> decide(Storage& storage, const std::filesystem::path& dir,
+                                      checkpoint::Ledger& ledger,
+                                      const RetentionOverrides& overrides, bool verify_data) {
+  const checkpoint::RetentionPolicy policy = checkpoint::override_policy(ledger.policy, overrides);
+  checkpoint::validate_policy(policy);
+  checkpoint::forget_deleted(storage, dir, ledger);
+  const auto newest = checkpoint::newest_valid_checkpoint(storage, dir, ledger, verify_data);
+  return checkpoint::apply_retention(ledger, policy, newest).decisions;
+}
+
+}  // namespace
+
+std::vector<RetentionDecision> explain_directory(const std::filesystem::path& serialization_dir,
+                                                 const RetentionOverrides& overrides) {
+  Storage& storage = local_storage();
+  std::optional<checkpoint::Ledger> ledger = checkpoint::read_ledger(storage, serialization_dir);
+  if (!ledger) return {};
+  return decide(storage, serialization_dir, *ledger, overrides, /*verify_data=*/false);
+}
+
+std::vector<RetentionDecision> prune_directory(const std::filesystem::path& serialization_dir,
+                                               const RetentionOverrides& overrides, bool dry_run) {
   Storage& storage = local_storage();
   // Taking the lock (also for a dry run) refuses to run beside a writer, and keeps one from
   // starting while we decide.
   storage::DirectoryLock lock(serialization_dir);
-  std::optional<checkpoint::Ledger> stored = checkpoint::read_ledger(storage, serialization_dir);
-  if (!stored) return {};
-  checkpoint::Ledger ledger = *stored;
-  const std::optional<int> keep_last =
-      keep_last_override ? keep_last_override : ledger.num_serialized_models_to_keep;
-  const std::optional<double> keep_every =
-      keep_every_override ? keep_every_override : ledger.keep_serialized_model_every_num_seconds;
-
-  std::vector<PruneDecision> decisions;
-  for (const auto& entry : ledger.permanent) {
-    decisions.push_back({entry.name, true, "kept: kept for good earlier"});
-  }
-  for (const auto& decision : checkpoint::apply_retention(ledger, keep_last, keep_every)) {
-    decisions.push_back({decision.name, decision.keep_for_good, decision.reason});
-  }
-  for (const auto& entry : ledger.queue) {
-    decisions.push_back({entry.name, true,
-                         keep_last && *keep_last >= 0
-                             ? "kept: one of the last " + std::to_string(*keep_last)
-                             : std::string("kept: keeping all")});
-  }
+  std::optional<checkpoint::Ledger> ledger = checkpoint::read_ledger(storage, serialization_dir);
+  if (!ledger) return {};
+  // Deleting needs certainty about what a restore would use: read every tensor of the newest.
+  std::vector<RetentionDecision> decisions =
+      decide(storage, serialization_dir, *ledger, overrides, /*verify_data=*/true);
   if (dry_run) return decisions;
-  checkpoint::write_ledger(storage, serialization_dir, ledger);
-  const auto checkpoints = serialization_dir / checkpoint::kCheckpointsDir;
+  checkpoint::write_ledger(storage, serialization_dir, *ledger);
   storage::StagingArea staging(storage, serialization_dir);
-  for (const std::string& name : ledger.doomed) staging.discard(checkpoints / name);
-  if (!ledger.doomed.empty()) storage.sync_directory(checkpoints);
-  ledger.doomed.clear();
-  checkpoint::write_ledger(storage, serialization_dir, ledger);
+  const std::vector<std::string> deferred =
+      checkpoint::delete_doomed(storage, staging, serialization_dir, *ledger);
+  checkpoint::write_ledger(storage, serialization_dir, *ledger);
+  for (RetentionDecision& decision : decisions) {
+    if (std::find(deferred.begin(), deferred.end(), decision.name) != deferred.end()) {
+      decision.reason += " (not yet: a reader is restoring from it)";
+    }
+  }
   return decisions;
 }
 

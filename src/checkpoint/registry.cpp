@@ -7,6 +7,7 @@
 
 #include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
+#include "checkpoint/retention_policy.hpp"
 
 namespace cairn {
 namespace {
@@ -49,14 +50,35 @@ std::optional<double> seconds(const Json& config, const char* key) {
   return config.at(key).get<double>();
 }
 
+std::optional<int> integer(const Json& config, const char* key) {
+  if (!config.contains(key) || config.at(key).is_null()) return std::nullopt;
+  const Json& value = config.at(key);
+  if (value.is_number_integer() && value.get<int64_t>() >= INT32_MIN &&
+      value.get<int64_t>() <= INT32_MAX) {
+    return value.get<int>();
+  }
+  throw InvalidArgumentError(std::string("checkpointer config: \"") + key +
+                             "\" must be an integer or null");
+}
+
+std::optional<std::string> text(const Json& config, const char* key) {
+  if (!config.contains(key)) return std::nullopt;
+  if (!config.at(key).is_string()) {
+    throw InvalidArgumentError(std::string("checkpointer config: \"") + key +
+                               "\" must be a string");
+  }
+  return config.at(key).get<std::string>();
+}
+
 }  // namespace
 
 CheckpointerOptions Checkpointer::parse_options(std::string_view json,
                                                 const std::filesystem::path& serialization_dir,
                                                 const std::vector<std::string>& extra_keys) {
   Json config = parse_config(json);
-  static const char* const kKnown[] = {"type", "keep_serialized_model_every_num_seconds",
-                                       "num_serialized_models_to_keep", "model_save_interval"};
+  static const char* const kKnown[] = {
+      "type",        "keep_serialized_model_every_num_seconds", "num_serialized_models_to_keep",
+      "model_save_interval", "keep_best_k", "metric", "mode", "keep_every_n_epochs"};
   for (const auto& [key, value] : config.items()) {
     bool known = std::find(std::begin(kKnown), std::end(kKnown), key) != std::end(kKnown) ||
                  std::find(extra_keys.begin(), extra_keys.end(), key) != extra_keys.end();
@@ -68,17 +90,19 @@ CheckpointerOptions Checkpointer::parse_options(std::string_view json,
       seconds(config, "keep_serialized_model_every_num_seconds");
   options.model_save_interval = seconds(config, "model_save_interval");
   if (config.contains("num_serialized_models_to_keep")) {
-    const Json& keep = config.at("num_serialized_models_to_keep");
-    if (keep.is_null()) {
-      options.num_serialized_models_to_keep = std::nullopt;
-    } else if (keep.is_number_integer() && keep.get<int64_t>() >= INT32_MIN &&
-               keep.get<int64_t>() <= INT32_MAX) {
-      options.num_serialized_models_to_keep = keep.get<int>();
-    } else {
-      throw InvalidArgumentError(
-          "checkpointer config: \"num_serialized_models_to_keep\" must be an integer or null");
-    }
+    options.num_serialized_models_to_keep = integer(config, "num_serialized_models_to_keep");
   }
+  options.keep_best_k = integer(config, "keep_best_k");
+  options.metric = text(config, "metric").value_or("");
+  if (auto mode = text(config, "mode")) {
+    const auto parsed = checkpoint::parse_mode(*mode);
+    if (!parsed) {
+      throw InvalidArgumentError("checkpointer config: \"mode\" must be \"min\" or \"max\", not \"" +
+                                 *mode + "\"");
+    }
+    options.mode = *parsed;
+  }
+  options.keep_every_n_epochs = integer(config, "keep_every_n_epochs");
   return options;
 }
 

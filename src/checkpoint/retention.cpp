@@ -1,9 +1,16 @@
 #include "checkpoint/retention.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
+
+#include "checkpoint/layout.hpp"
 
 namespace cairn::checkpoint {
 namespace {
+
+const std::string kKeepAll = "keeping every checkpoint (no limit on their number)";
 
 std::string seconds_text(double seconds) {
   char text[32];
@@ -11,35 +18,165 @@ std::string seconds_text(double seconds) {
   return text;
 }
 
+std::string value_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.6g", value);
+  return text;
+}
+
+CheckpointName name_of(const std::string& name) {
+  return parse_checkpoint_name(name).value_or(CheckpointName{});  // the ledger checked them
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string text;
+  for (const std::string& part : parts) text += (text.empty() ? "" : "; ") + part;
+  return text;
+}
+
+// Why each checkpoint is kept (any reason keeps it) or, for the others, what each policy said.
+struct Reasons {
+  std::map<std::string, std::vector<std::string>> keep;
+  std::map<std::string, std::vector<std::string>> against;
+};
+
+void rank_best(const RetentionPolicy& policy, const std::vector<const LedgerEntry*>& entries,
+               Reasons& reasons) {
+  struct Ranked {
+    const LedgerEntry* entry;
+    double value;
+    int64_t seq;
+  };
+  std::vector<Ranked> ranked;
+  for (const LedgerEntry* entry : entries) {
+    auto found = entry->metrics.find(policy.metric);
+    if (found == entry->metrics.end() || !std::isfinite(found->second)) {
+      reasons.against[entry->name].push_back("no " + policy.metric + " value");
+      continue;
+    }
+    ranked.push_back({entry, found->second, name_of(entry->name).seq});
+  }
+  const bool larger_is_better = policy.mode == MetricMode::Max;
+  std::sort(ranked.begin(), ranked.end(), [&](const Ranked& a, const Ranked& b) {
+    if (a.value != b.value) return larger_is_better ? a.value > b.value : a.value < b.value;
+    return a.seq > b.seq;  // ties keep the newer
+  });
+  const size_t k = static_cast<size_t>(*policy.keep_best_k);
+  const std::string by = " by " + policy.metric + " (" + mode_name(policy.mode) + ") = ";
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    const std::string& name = ranked[i].entry->name;
+    if (i < k) {
+      reasons.keep[name].push_back("best " + std::to_string(i + 1) + " of " + std::to_string(k) +
+                                   by + value_text(ranked[i].value));
+    } else {
+      reasons.against[name].push_back(policy.metric + " = " + value_text(ranked[i].value) +
+                                      " is not among the best " + std::to_string(k));
+    }
+  }
+}
+
+void keep_every_nth_epoch(const RetentionPolicy& policy,
+                          const std::vector<const LedgerEntry*>& entries, Reasons& reasons) {
+  const int64_t n = *policy.keep_every_n_epochs;
+  for (const LedgerEntry* entry : entries) {
+    const CheckpointName name = name_of(entry->name);
+    if (!name.batches_this_epoch && name.epoch % n == 0) {
+      reasons.keep[entry->name].push_back("end of epoch " + std::to_string(name.epoch) +
+                                          ", a multiple of " + std::to_string(n));
+    }
+  }
+}
+
 }  // namespace
 
-std::vector<RetentionDecision> apply_retention(Ledger& ledger, std::optional<int> keep_last,
-                                               std::optional<double> keep_every_seconds) {
-  std::vector<RetentionDecision> decisions;
-  if (!keep_last || *keep_last < 0) return decisions;  // keep all
-  const size_t limit = static_cast<size_t>(*keep_last);
-  while (ledger.queue.size() > limit) {
-    LedgerEntry oldest = ledger.queue.front();
+RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
+                                 const std::optional<std::string>& newest_valid) {
+  RetentionOutcome outcome;
+  Reasons reasons;
+  const bool limited = policy.keep_last && *policy.keep_last >= 0;
+  const std::string window =
+      limited ? "the last " + std::to_string(*policy.keep_last) : std::string();
+
+  // The AllenNLP pair: the last-N queue, and one kept for good every K seconds.
+  std::vector<LedgerEntry> candidates = std::move(ledger.retained);
+  ledger.retained.clear();
+  while (limited && ledger.queue.size() > static_cast<size_t>(*policy.keep_last)) {
+    LedgerEntry oldest = std::move(ledger.queue.front());
     ledger.queue.erase(ledger.queue.begin());
+    outcome.changed.push_back(oldest.name);
     const double since = oldest.save_time - ledger.reference_time;
-    RetentionDecision decision{oldest.name, false, {}};
-    if (keep_every_seconds && since > *keep_every_seconds) {
-      decision.keep_for_good = true;
-      decision.reason = "kept for good: " + seconds_text(since) +
-                        " since the last permanent checkpoint (keep one every " +
-                        seconds_text(*keep_every_seconds) + ")";
+    if (policy.keep_every_seconds && since > *policy.keep_every_seconds) {
+      reasons.keep[oldest.name].push_back("for good, one every " +
+                                          seconds_text(*policy.keep_every_seconds) + " (" +
+                                          seconds_text(since) + " after the previous one)");
       ledger.reference_time = oldest.save_time;
       ledger.permanent.push_back(std::move(oldest));
-    } else {
-      decision.reason = "deleted: outside the last " + std::to_string(limit) +
-                        (keep_every_seconds ? ", and only " + seconds_text(since) +
-                                                  " after the last permanent checkpoint"
-                                            : std::string());
-      ledger.doomed.push_back(oldest.name);
+      continue;
     }
-    decisions.push_back(std::move(decision));
+    if (policy.keep_every_seconds) {
+      reasons.against[oldest.name].push_back("only " + seconds_text(since) +
+                                             " after the last one kept for good");
+    }
+    candidates.push_back(std::move(oldest));
   }
-  return decisions;
+  for (const LedgerEntry& entry : ledger.queue) {
+    reasons.keep[entry.name].push_back(limited ? "one of " + window : kKeepAll);
+  }
+  for (const LedgerEntry& entry : candidates) {
+    if (!limited) reasons.keep[entry.name].push_back(kKeepAll);  // N turned off since
+  }
+  for (const LedgerEntry& entry : ledger.permanent) {
+    if (reasons.keep[entry.name].empty()) {
+      reasons.keep[entry.name].push_back(
+          policy.keep_every_seconds
+              ? "for good, one every " + seconds_text(*policy.keep_every_seconds)
+              : std::string("for good (by an earlier keep-every-seconds option)"));
+    }
+  }
+
+  // The policies decided again at every save, over every checkpoint still kept.
+  std::vector<const LedgerEntry*> everyone = ledger.kept();
+  for (const LedgerEntry& entry : candidates) everyone.push_back(&entry);
+  if (policy.best_k_on()) rank_best(policy, everyone, reasons);
+  if (policy.every_n_on()) keep_every_nth_epoch(policy, everyone, reasons);
+  // What a restore would use stays (only named when no other policy keeps it).
+  if (newest_valid && !(limited && *policy.keep_last == 0) && reasons.keep[*newest_valid].empty()) {
+    reasons.keep[*newest_valid].push_back("the newest valid checkpoint");
+  }
+
+  std::vector<std::string> doomed_now;
+  for (LedgerEntry& entry : candidates) {
+    if (!reasons.keep[entry.name].empty()) {
+      ledger.retained.push_back(std::move(entry));
+      continue;
+    }
+    if (std::find(outcome.changed.begin(), outcome.changed.end(), entry.name) ==
+        outcome.changed.end()) {
+      outcome.changed.push_back(entry.name);  // retained until now
+    }
+    doomed_now.push_back(entry.name);
+    ledger.doomed.push_back(entry.name);
+  }
+  std::sort(ledger.retained.begin(), ledger.retained.end(),
+            [](const LedgerEntry& a, const LedgerEntry& b) {
+              return name_of(a.name).seq < name_of(b.name).seq;
+            });
+
+  for (const LedgerEntry* entry : ledger.kept()) {
+    outcome.decisions.push_back({entry->name, true, "kept: " + joined(reasons.keep[entry->name])});
+  }
+  for (const std::string& name : ledger.doomed) {
+    const bool now = std::find(doomed_now.begin(), doomed_now.end(), name) != doomed_now.end();
+    std::string reason = now ? "deleted: outside " + window + ", no policy keeps it"
+                             : "deleted: decided at an earlier save, not yet removed";
+    if (now && !reasons.against[name].empty()) reason += " (" + joined(reasons.against[name]) + ")";
+    outcome.decisions.push_back({name, false, std::move(reason)});
+  }
+  std::sort(outcome.decisions.begin(), outcome.decisions.end(),
+            [](const RetentionDecision& a, const RetentionDecision& b) {
+              return name_of(a.name).seq < name_of(b.name).seq;
+            });
+  return outcome;
 }
 
 }  // namespace cairn::checkpoint

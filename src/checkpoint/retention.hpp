@@ -1,27 +1,35 @@
-// AllenNLP's retention rule, applied to the ledger after each save (DESIGN.md section 4):
-// checkpoints form a queue in save order; while more than N are queued, the oldest leaves the
-// queue; it is kept for good if keep-every-K-seconds is set and its save time is more than K
-// seconds after the reference time (the last checkpoint kept for good, or the first
-// construction), which then moves to its save time; otherwise it is deleted.
+// The retention policies, applied to the ledger after each save (docs/retention.md):
+// - last N (AllenNLP): checkpoints form a queue in save order; while more than N are queued,
+//   the oldest leaves the queue;
+// - one every K seconds (AllenNLP): a checkpoint leaving the queue is kept for good if its save
+//   time is more than K seconds after the reference time (the last checkpoint kept for good, or
+//   the first construction), which then moves to its save time;
+// - best k by a metric, every n-th epoch, and the newest valid checkpoint: decided again for
+//   every checkpoint outside the queue at every save.
+// A checkpoint is kept if any policy keeps it; the others are doomed.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cairn/checkpointer.hpp"
 #include "checkpoint/ledger.hpp"
+#include "checkpoint/retention_policy.hpp"
 
 namespace cairn::checkpoint {
 
-struct RetentionDecision {
-  std::string name;
-  bool keep_for_good = false;  // else: delete
-  std::string reason;          // for the log: "kept for good: 3700 s since last permanent"
+struct RetentionOutcome {
+  // One per checkpoint the ledger keeps or dooms now, oldest first.
+  std::vector<RetentionDecision> decisions;
+  // Names whose fate changed now (left the queue: kept for good, retained, or doomed): what a
+  // writer logs.
+  std::vector<std::string> changed;
 };
 
-// Moves what leaves the queue into ledger.permanent or ledger.doomed, and returns the decisions.
-// `keep_last`: none or negative keeps all; `keep_every_seconds`: none is off.
-std::vector<RetentionDecision> apply_retention(Ledger& ledger, std::optional<int> keep_last,
-                                               std::optional<double> keep_every_seconds);
+// Moves checkpoints between ledger.queue, .permanent, .retained and .doomed as `policy` says.
+// `newest_valid`, when given, is kept whatever the options (unless keep_last is 0).
+RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
+                                 const std::optional<std::string>& newest_valid);
 
 }  // namespace cairn::checkpoint

@@ -9,6 +9,7 @@
 
 #include "cairn/error.hpp"
 #include "storage/atomic_file.hpp"
+#include "storage/folder_pin.hpp"
 
 namespace cairn::storage {
 
@@ -71,6 +72,14 @@ void StagingArea::discard(const std::filesystem::path& folder) {
       staging_dir_ / unique_name("discarded-" + folder.filename().string());
   storage_.rename(folder, retired);
   storage_.remove_all(retired);
+}
+
+bool StagingArea::discard_unless_pinned(const std::filesystem::path& folder) {
+  bool busy = false;
+  FolderPin pin = FolderPin::try_exclusive(folder, busy);
+  if (busy) return false;
+  discard(folder);  // the rename happens under the pin; a reader that pins later finds it gone
+  return true;
 }
 
 std::vector<std::filesystem::path> StagingArea::remove_leftovers() {

@@ -53,6 +53,9 @@ class StagingArea {
   // Removes a published folder so that readers see it whole or not at all: it is renamed into
   // staging/ (one atomic step), then deleted there. Nothing happens if it does not exist.
   void discard(const std::filesystem::path& folder);
+  // discard(), unless a reader holds a pin on the folder (storage/folder_pin.hpp): then nothing
+  // happens and it returns false.
+  bool discard_unless_pinned(const std::filesystem::path& folder);
   // Removes everything in staging/ and returns what it removed. Call only while holding the
   // directory lock: no other writer can be staging then.
   std::vector<std::filesystem::path> remove_leftovers();

@@ -1,5 +1,6 @@
 // cairn ls DIR: a serialization directory's checkpoints in save order.
 #include <cstdio>
+#include <map>
 
 #include "command.hpp"
 
@@ -12,8 +13,22 @@ struct LsOptions {
   bool json = false;
 };
 
+std::string metrics_text(const Metrics& metrics) {
+  std::string text;
+  for (const auto& [name, value] : metrics) {
+    char number[32];
+    std::snprintf(number, sizeof(number), "%.6g", value);
+    text += (text.empty() ? "" : ",") + name + "=" + number;
+  }
+  return text.empty() ? "-" : text;
+}
+
 int run_ls(const LsOptions& options) {
   const DirectoryListing listing = list_directory(options.dir);
+  std::map<std::string, std::string> retention;  // why each is kept
+  for (const RetentionDecision& decision : explain_directory(options.dir)) {
+    retention[decision.name] = decision.reason;
+  }
   std::vector<std::string> statuses;
   bool all_good = true;
   for (const CheckpointInfo& info : listing.checkpoints) {
@@ -47,6 +62,8 @@ int run_ls(const LsOptions& options) {
       entry["save_time"] = info.save_time;
       entry["size_bytes"] = info.size_bytes;
       entry["flags"] = flags_of(info);
+      entry["metrics"] = info.metrics;
+      entry["retention"] = retention[info.name];
       if (options.verify) entry["status"] = statuses[i];
       json["checkpoints"].push_back(entry);
     }
@@ -61,18 +78,20 @@ int run_ls(const LsOptions& options) {
                                       std::to_string(*listing.writer_pid) + ")").c_str()
                                    : "");
     if (!listing.checkpoints.empty()) {
-      std::printf("%-34s %5s %6s  %-19s %10s  %-24s%s\n", "NAME", "EPOCH", "BATCH", "SAVED",
-                  "SIZE", "FLAGS", options.verify ? "STATUS" : "");
+      std::printf("%-34s %5s %6s  %-19s %10s  %-20s %-20s %s%s\n", "NAME", "EPOCH", "BATCH",
+                  "SAVED", "SIZE", "FLAGS", "METRICS", "RETENTION", options.verify ? "  STATUS" : "");
     }
     for (size_t i = 0; i < listing.checkpoints.size(); ++i) {
       const CheckpointInfo& info = listing.checkpoints[i];
       std::string flags;
       for (const std::string& flag : flags_of(info)) flags += (flags.empty() ? "" : ",") + flag;
-      std::printf("%-34s %5lld %6s  %-19s %10s  %-24s%s\n", info.name.c_str(),
+      std::printf("%-34s %5lld %6s  %-19s %10s  %-20s %-20s %s%s%s\n", info.name.c_str(),
                   static_cast<long long>(info.epoch),
                   info.batches_this_epoch ? std::to_string(*info.batches_this_epoch).c_str() : "end",
                   local_time(info.save_time).c_str(), format_bytes(info.size_bytes).c_str(),
-                  flags.c_str(), options.verify ? statuses[i].c_str() : "");
+                  flags.empty() ? "-" : flags.c_str(), metrics_text(info.metrics).c_str(),
+                  retention[info.name].c_str(), options.verify ? "  " : "",
+                  options.verify ? statuses[i].c_str() : "");
     }
     for (const ForeignEntry& other : listing.others) {
       std::printf("  (%s) %s\n", other.kind.c_str(), other.path.c_str());
@@ -87,8 +106,8 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<LsOptions>();
   CLI::App* ls = app.add_subcommand(
       "ls", "List a serialization directory's checkpoints in save order, with epoch, batch, save "
-            "time, size and flags (latest, best, kept-for-good); also staging leftovers and "
-            "entries cairn does not own.\n\nExample:\n  cairn ls runs/exp1 --verify");
+            "time, size, flags (latest, best, kept-for-good), metrics and why retention keeps it "
+            "(the last writer's policies); also staging leftovers and entries cairn does not own.\n\nExample:\n  cairn ls runs/exp1 --verify");
   ls->add_option("DIR", options->dir, "Serialization directory")->required()->check(CLI::ExistingDirectory);
   ls->add_flag("--verify", options->verify, "Verify each checkpoint and show a status column");
   ls->add_flag("--json", options->json, "Print JSON (fields in docs/cli.md)");

@@ -1,0 +1,60 @@
+#include "checkpoint/pruning.hpp"
+
+#include <algorithm>
+
+#include "cairn/error.hpp"
+#include "checkpoint/checkpoint_files.hpp"
+#include "checkpoint/layout.hpp"
+
+namespace cairn::checkpoint {
+
+std::optional<std::string> newest_valid_checkpoint(Storage& storage,
+                                                   const std::filesystem::path& serialization_dir,
+                                                   const Ledger& ledger, bool verify_data) {
+  std::vector<const LedgerEntry*> kept = ledger.kept();
+  auto seq = [](const LedgerEntry* entry) { return parse_checkpoint_name(entry->name)->seq; };
+  std::sort(kept.begin(), kept.end(),
+            [&](const LedgerEntry* a, const LedgerEntry* b) { return seq(a) > seq(b); });
+  for (const LedgerEntry* entry : kept) {
+    try {
+      OpenedCheckpoint opened = open_published(storage, serialization_dir / kCheckpointsDir, entry->name);
+      if (verify_data) opened.verify();
+      return entry->name;
+    } catch (const CorruptDataError&) {  // NOLINT(bugprone-empty-catch): try the next older one
+    }
+  }
+  return std::nullopt;
+}
+
+void forget_deleted(Storage& storage, const std::filesystem::path& serialization_dir,
+                    Ledger& ledger) {
+  const std::filesystem::path checkpoints = serialization_dir / kCheckpointsDir;
+  std::erase_if(ledger.doomed,
+                [&](const std::string& name) { return !storage.exists(checkpoints / name); });
+}
+
+std::vector<std::string> delete_doomed(Storage& storage, storage::StagingArea& staging,
+                                       const std::filesystem::path& serialization_dir,
+                                       Ledger& ledger) {
+  const std::filesystem::path checkpoints = serialization_dir / kCheckpointsDir;
+  std::vector<std::string> deferred;
+  bool deleted_any = false;
+  try {
+    while (!ledger.doomed.empty()) {
+      if (staging.discard_unless_pinned(checkpoints / ledger.doomed.back())) {
+        deleted_any = true;
+      } else {
+        deferred.push_back(ledger.doomed.back());
+      }
+      ledger.doomed.pop_back();  // recorded as done by the next ledger write
+    }
+  } catch (...) {  // the failed one is still doomed; so are the deferred ones
+    ledger.doomed.insert(ledger.doomed.end(), deferred.begin(), deferred.end());
+    throw;
+  }
+  if (deleted_any) storage.sync_directory(checkpoints);
+  ledger.doomed = deferred;
+  return deferred;
+}
+
+}  // namespace cairn::checkpoint

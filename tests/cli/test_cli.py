@@ -167,6 +167,47 @@ class CliTest(unittest.TestCase):
         self.assertEqual(actions.count("delete"), 2)
         self.assertEqual(sorted(os.listdir(self.ckpts)), sorted(["my-notes", self.names[-1]]))
 
+    def make_policies_run(self):
+        run_dir = os.path.join(self.tmp, "policies")
+        subprocess.run([FIXTURE, "policies", run_dir], check=True)
+        return run_dir
+
+    def test_ls_shows_metrics_and_why_each_is_kept(self):
+        run_dir = self.make_policies_run()
+        code, out, err = run("ls", run_dir)
+        self.assertEqual(code, 0, err)
+        # Last 2: 18, 19. Best 3: 12 (0.49), 14 (0.50), 13 (0.51). Every 5th: 0, 5, 10, 15.
+        self.assertIn("9 checkpoint(s)", out)
+        line = next(l for l in out.splitlines() if "-epoch12-end" in l)
+        self.assertIn("val_loss=0.49", line)
+        self.assertIn("kept: best 1 of 3 by val_loss (min) = 0.49", line)
+        line = next(l for l in out.splitlines() if "-epoch10-end" in l)
+        self.assertIn("kept: end of epoch 10, a multiple of 5", line)
+        code, listing = run_json("ls", run_dir)
+        epochs = [c["epoch"] for c in listing["checkpoints"]]
+        self.assertEqual(epochs, [0, 5, 10, 12, 13, 14, 15, 18, 19])
+        last = listing["checkpoints"][-1]
+        self.assertEqual(last["metrics"], {"val_loss": 0.61})
+        self.assertEqual(last["retention"], "kept: one of the last 2")
+
+    def test_prune_dry_run_explains_other_policies_then_applies_them(self):
+        run_dir = self.make_policies_run()
+        ckpts = os.path.join(run_dir, "checkpoints")
+        before = sorted(os.listdir(ckpts))
+        code, out, err = run("prune", run_dir, "--keep-best-k", "1", "--dry-run")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(sorted(os.listdir(ckpts)), before)  # a dry run deletes nothing
+        line = next(l for l in out.splitlines() if "-epoch14-end" in l)
+        self.assertTrue(line.startswith("would delete"), line)
+        self.assertIn("no policy keeps it (val_loss = 0.5 is not among the best 1)", line)
+        self.assertIn("would delete 2 of 9", out)
+        code, result = run_json("prune", run_dir, "--keep-best-k", "0", "--keep-every-n-epochs", "10")
+        self.assertEqual(code, 0)
+        kept = [d["name"] for d in result["decisions"] if d["action"] == "keep"]
+        self.assertEqual(sorted(os.listdir(ckpts)), sorted(kept))
+        self.assertEqual([int(n.split("-epoch")[1].split("-")[0]) for n in sorted(kept)], [0, 10, 18, 19])
+        self.assertEqual(run("prune", run_dir, "--mode", "best")[0], 2)
+
     def test_prune_refuses_while_a_writer_holds_the_directory(self):
         held = os.path.join(self.tmp, "held")
         writer = subprocess.Popen([FIXTURE, "hold", held], stdin=subprocess.PIPE,

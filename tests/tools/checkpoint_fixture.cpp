@@ -3,6 +3,8 @@
 //                                        best), each with a different model state
 //   checkpoint_fixture hold DIR          saves once, prints "ready", and holds the directory's
 //                                        lock until its standard input closes
+//   checkpoint_fixture policies DIR      20 epochs with val_loss values, keeping the last 2, the
+//                                        best 3 by val_loss (min) and every 5th epoch
 #include <cstdio>
 #include <string>
 
@@ -10,7 +12,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s make|hold DIR [SAVES]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s make|hold|policies DIR [SAVES]\n", argv[0]);
     return 2;
   }
   const std::string command = argv[1];
@@ -18,6 +20,12 @@ int main(int argc, char** argv) {
   options.serialization_dir = argv[2];
   options.logger = cairn::null_logger();
   options.num_serialized_models_to_keep = 3;
+  if (command == "policies") {
+    options.num_serialized_models_to_keep = 2;
+    options.keep_best_k = 3;
+    options.metric = "val_loss";
+    options.keep_every_n_epochs = 5;
+  }
   cairn::Checkpointer checkpointer(options);
   cairn::testing::ToyTrainer trainer;
   if (command == "make") {
@@ -25,6 +33,16 @@ int main(int argc, char** argv) {
     for (int epoch = 0; epoch < saves; ++epoch) {
       trainer.step = epoch;
       checkpointer.save_checkpoint(epoch, trainer, epoch == 1);
+    }
+    return 0;
+  }
+  if (command == "policies") {
+    // A validation loss that falls, with noise, then rises again (overfitting).
+    const double losses[20] = {0.92, 0.81, 0.74, 0.69, 0.66, 0.61, 0.63, 0.58, 0.55, 0.57,
+                               0.52, 0.54, 0.49, 0.51, 0.50, 0.53, 0.55, 0.56, 0.58, 0.61};
+    for (int epoch = 0; epoch < 20; ++epoch) {
+      trainer.step = epoch;
+      checkpointer.save_checkpoint(epoch, trainer, false, {{"val_loss", losses[epoch]}});
     }
     return 0;
   }

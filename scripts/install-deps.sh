@@ -13,8 +13,10 @@ packages=(
   libtorch-dev libcli11-dev                       # LibTorch adapter and the demo
   googletest libgtest-dev libssl-dev              # tests (SHA-256 for interop digests)
   python3 python3-venv python3-numpy              # interop tests with Hugging Face safetensors
+  python3-dev pybind11-dev python3-torch          # the Python package and its PyTorch tests
 )
-python_packages=(safetensors==0.4.5)
+# Into the venv from PyPI: the interop reference, the test runner, the wheel builder.
+python_packages=(safetensors==0.4.5 pytest==8.3.3 scikit-build-core==0.10.7)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -35,7 +37,7 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "install-deps: creating $venv from /usr/bin/python3"
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
-if ! "$venv/bin/python" -c "import safetensors" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import safetensors, pytest, scikit_build_core" 2>/dev/null; then
   echo "install-deps: installing ${python_packages[*]} into $venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi

@@ -127,6 +127,10 @@ class Checkpointer {
   // passed since this instance's last timed save (or its construction). Records
   // "batches_this_epoch" in the training state.
   virtual bool maybe_save_checkpoint(Trainer& trainer, int64_t epoch, int64_t batches_this_epoch);
+  // Saves now, as a save made inside epoch `epoch` after `batches_this_epoch` batches, whatever
+  // the interval says (and restarts the interval). For AllenNLP's intra-epoch epoch strings.
+  virtual void save_checkpoint_inside_epoch(Trainer& trainer, int64_t epoch,
+                                            int64_t batches_this_epoch);
   // Called at the end of epoch `epoch` (0-based). Adds "epoch" to the training state. `metrics`
   // are recorded in the manifest (non-finite values are left out, with a warning) and rank the
   // checkpoint for keep_best_k.

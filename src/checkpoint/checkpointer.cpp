@@ -394,6 +394,13 @@ bool Checkpointer::maybe_save_checkpoint(Trainer& trainer, int64_t epoch,
   return true;
 }
 
+void Checkpointer::save_checkpoint_inside_epoch(Trainer& trainer, int64_t epoch,
+                                               int64_t batches_this_epoch) {
+  const double now = impl_->clock->now();
+  impl_->last_timed_save = now;
+  impl_->save(epoch, batches_this_epoch, trainer, false, now, {});
+}
+
 void Checkpointer::save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far,
                                    const Metrics& metrics) {
   impl_->save(epoch, std::nullopt, trainer, is_best_so_far, impl_->clock->now(), metrics);

@@ -1,0 +1,11 @@
+// The parts of the cairn._core module, each defined in its own file.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace cairn::python {
+
+// _core.Checkpointer (checkpointer_binding.cpp).
+void bind_checkpointer(pybind11::module_& module);
+
+}  // namespace cairn::python

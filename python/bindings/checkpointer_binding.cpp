@@ -1,0 +1,181 @@
+// _core.Checkpointer: cairn::Checkpointer with the GIL released while it reads and writes. The
+// trainer is a Python callable returning the normalized (model_state, training_state) pair; it
+// is called, with the GIL, only when the checkpointer has decided to save.
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include "bindings.hpp"
+#include "cairn/checkpointer.hpp"
+#include "cairn/error.hpp"
+#include "state_conversion.hpp"
+
+namespace py = pybind11;
+
+namespace cairn::python {
+namespace {
+
+class CallbackTrainer final : public Trainer {
+ public:
+  explicit CallbackTrainer(py::function get_state) : get_state_(std::move(get_state)) {}
+  ~CallbackTrainer() override {
+    py::gil_scoped_acquire locked;  // the arrays are Python objects
+    keep_.clear();
+    get_state_ = py::function();
+  }
+
+  CheckpointState get_checkpoint_state() override {
+    py::gil_scoped_acquire locked;
+    py::object pair = get_state_();
+    if (!py::isinstance<py::tuple>(pair) || py::len(pair) != 2) {
+      throw InvalidArgumentError(
+          "the trainer's checkpoint state must be a (model_state, training_state) pair");
+    }
+    auto items = pair.cast<py::tuple>();
+    CheckpointState state;
+    state.model_state = to_state(items[0], keep_);
+    state.training_state = to_state(items[1], keep_);
+    return state;
+  }
+
+ private:
+  py::function get_state_;
+  std::vector<py::object> keep_;  // arrays the State views, alive until the save is done
+};
+
+// Log lines go to cairn._logging (Python's logging), with the GIL. Running Python code runs
+// pending signal handlers too: a Ctrl-C that turns up as KeyboardInterrupt inside the logger
+// (whose errors the Checkpointer ignores) is signalled again, so that Python raises it as soon
+// as the save returns.
+Logger python_logger() {
+  return [](LogLevel level, std::string_view message) {
+    py::gil_scoped_acquire locked;
+    try {
+      py::module_::import("cairn._logging")
+          .attr("log")(level == LogLevel::Warning ? "warning" : "info", std::string(message));
+    } catch (py::error_already_set& error) {
+      if (error.matches(PyExc_KeyboardInterrupt)) PyErr_SetInterrupt();
+      throw;
+    }
+  };
+}
+
+MetricMode parse_mode(const std::string& mode) {
+  if (mode == "min") return MetricMode::Min;
+  if (mode == "max") return MetricMode::Max;
+  throw InvalidArgumentError("mode must be \"min\" or \"max\", not \"" + mode + "\"");
+}
+
+std::unique_ptr<Checkpointer> make_checkpointer(
+    const std::filesystem::path& serialization_dir,
+    std::optional<double> keep_serialized_model_every_num_seconds,
+    std::optional<int> num_serialized_models_to_keep, std::optional<double> model_save_interval,
+    std::optional<int> keep_best_k, const std::string& metric, const std::string& mode,
+    std::optional<int> keep_every_n_epochs) {
+  CheckpointerOptions options;
+  options.serialization_dir = serialization_dir;
+  options.keep_serialized_model_every_num_seconds = keep_serialized_model_every_num_seconds;
+  options.num_serialized_models_to_keep = num_serialized_models_to_keep;
+  options.model_save_interval = model_save_interval;
+  options.keep_best_k = keep_best_k;
+  options.metric = metric;
+  options.mode = parse_mode(mode);
+  options.keep_every_n_epochs = keep_every_n_epochs;
+  options.logger = python_logger();
+  return std::make_unique<Checkpointer>(std::move(options));
+}
+
+py::dict info_to_dict(const CheckpointInfo& info) {
+  py::dict dict;
+  dict["name"] = info.name;
+  dict["dir"] = info.paths.dir.string();
+  dict["model_path"] = info.paths.model.string();
+  dict["training_state_path"] = info.paths.training_state.string();
+  dict["seq"] = info.seq;
+  dict["epoch"] = info.epoch;
+  dict["batches_this_epoch"] = info.batches_this_epoch ? py::object(py::int_(*info.batches_this_epoch)) : py::none();
+  dict["save_time"] = info.save_time;
+  dict["size_bytes"] = info.size_bytes;
+  dict["is_best"] = info.is_best;
+  dict["permanent"] = info.permanent;
+  dict["metrics"] = info.metrics;
+  return dict;
+}
+
+}  // namespace
+
+void bind_checkpointer(py::module_& module) {
+  py::class_<Checkpointer>(module, "Checkpointer")
+      .def(py::init(&make_checkpointer), py::arg("serialization_dir"),
+           py::arg("keep_serialized_model_every_num_seconds"),
+           py::arg("num_serialized_models_to_keep"), py::arg("model_save_interval"),
+           py::arg("keep_best_k"), py::arg("metric"), py::arg("mode"),
+           py::arg("keep_every_n_epochs"))
+      .def("maybe_save_checkpoint",
+           [](Checkpointer& self, py::function get_state, int64_t epoch, int64_t batches) {
+             CallbackTrainer trainer(std::move(get_state));
+             py::gil_scoped_release unlocked;
+             return self.maybe_save_checkpoint(trainer, epoch, batches);
+           })
+      .def("save_checkpoint",
+           [](Checkpointer& self, int64_t epoch, py::function get_state, bool is_best,
+              const Metrics& metrics) {
+             CallbackTrainer trainer(std::move(get_state));
+             py::gil_scoped_release unlocked;
+             self.save_checkpoint(epoch, trainer, is_best, metrics);
+           })
+      .def("save_checkpoint_inside_epoch",
+           [](Checkpointer& self, py::function get_state, int64_t epoch, int64_t batches) {
+             CallbackTrainer trainer(std::move(get_state));
+             py::gil_scoped_release unlocked;
+             self.save_checkpoint_inside_epoch(trainer, epoch, batches);
+           })
+      .def("find_latest_checkpoint",
+           [](const Checkpointer& self) -> std::optional<std::pair<std::string, std::string>> {
+             std::optional<CheckpointPaths> paths;
+             {
+               py::gil_scoped_release unlocked;
+               paths = self.find_latest_checkpoint();
+             }
+             if (!paths) return std::nullopt;
+             return std::pair{paths->model.string(), paths->training_state.string()};
+           })
+      .def("restore_checkpoint",
+           [](Checkpointer& self) {
+             CheckpointState state;
+             {
+               py::gil_scoped_release unlocked;
+               state = self.restore_checkpoint();
+             }
+             return py::make_tuple(from_state(state.model_state), from_state(state.training_state));
+           })
+      .def("best_model_state",
+           [](Checkpointer& self) {
+             State state;
+             {
+               py::gil_scoped_release unlocked;
+               state = self.best_model_state();
+             }
+             return from_state(state);
+           })
+      .def("list_checkpoints",
+           [](const Checkpointer& self) {
+             py::list listed;
+             for (const CheckpointInfo& info : self.list_checkpoints()) listed.append(info_to_dict(info));
+             return listed;
+           })
+      .def("explain_retention",
+           [](const Checkpointer& self) {
+             py::list decisions;
+             for (const RetentionDecision& decision : self.explain_retention()) {
+               decisions.append(py::make_tuple(decision.name, decision.keep, decision.reason));
+             }
+             return decisions;
+           })
+      .def("wait", [](Checkpointer& self) {
+        py::gil_scoped_release unlocked;
+        self.wait();
+      });
+}
+
+}  // namespace cairn::python

@@ -1,0 +1,27 @@
+// Python values <-> cairn::State, for the `cairn._core` extension.
+//
+// Python side (cairn/_convert.py) first turns torch tensors into numpy arrays and marks maps
+// with integer keys; what reaches C++ is: None, bool, int, float, str, dict with str keys,
+// list, numpy array (C-contiguous, a numpy dtype safetensors has) or cairn._convert.RawTensor
+// (a safetensors dtype numpy lacks, such as BF16, with its raw bytes in an array).
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <vector>
+
+#include "cairn/state.hpp"
+
+namespace cairn::python {
+
+// Tensors view the arrays' memory (no copy); the arrays are appended to `keep`, which must
+// outlive the State. Throws InvalidArgumentError naming the path of a value it cannot save.
+State to_state(pybind11::handle value, std::vector<pybind11::object>& keep);
+
+// Maps become dicts, lists lists, scalars Python scalars; every tensor becomes a RawTensor whose
+// array views the tensor's memory read-only (kept alive by the array), except F8 tensors, which
+// numpy lacks: those become float32 arrays of their values.
+pybind11::object from_state(const State& state);
+
+}  // namespace cairn::python

@@ -1,0 +1,20 @@
+"""cairn: crash-safe, checksummed checkpoints of machine-learning training.
+
+- ``cairn.Checkpointer``: AllenNLP 2.4's Checkpointer API (save, maybe_save, find latest,
+  restore, best model, from_params) with atomic saves, retention that survives restarts, and
+  retention by metric (``keep_best_k``) or epoch (``keep_every_n_epochs``).
+- ``cairn.save_file`` / ``cairn.load_file``: one state in one safetensors file.
+- Errors: ``cairn.Error`` and its subclasses ``CorruptDataError``, ``IoError``,
+  ``LockedError``, ``InvalidArgumentError``.
+
+Log lines (saves, deletions and why, skipped damaged checkpoints) go to the ``cairn`` logger.
+"""
+from .checkpointer import Checkpointer, RetentionDecision
+from .errors import CorruptDataError, Error, InvalidArgumentError, IoError, LockedError
+from .files import load_file, save_file
+
+__version__ = "0.1.0"
+__all__ = [
+    "Checkpointer", "RetentionDecision", "save_file", "load_file", "Error", "CorruptDataError",
+    "IoError", "LockedError", "InvalidArgumentError",
+]

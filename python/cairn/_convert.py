@@ -1,0 +1,165 @@
+"""Python values to what cairn._core saves, and back.
+
+Saving: torch tensors (CPU; others are copied to the CPU) and numpy arrays are passed by
+reference (no copy unless a tensor is not contiguous); dicts with integer keys, such as
+``optimizer.state_dict()["state"]``, get a marker entry so that they come back with integer
+keys; tuples are saved as lists.
+
+Restoring: tensors come back as torch tensors or numpy arrays; ``copy=False`` gives read-only
+views of the file's memory mapping (valid as long as they are referenced, even after the file
+is deleted; never write into them), ``copy=True`` owned, writable copies.
+"""
+import sys
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+
+from .errors import InvalidArgumentError
+
+# A map whose keys were Python ints carries this entry (a bool); it is not a tensor, so tensor
+# names stay what PyTorch calls them ("optimizer.state.0.exp_avg").
+INT_KEYS_MARKER = "__cairn_int_keys__"
+
+
+class RawTensor:
+    """A tensor whose dtype numpy may lack (BF16): its safetensors dtype name and an array of its
+    elements' bytes (BF16 as int16). Restored tensors of every dtype arrive in this form."""
+
+    __slots__ = ("dtype", "array")
+
+    def __init__(self, dtype: str, array: np.ndarray):
+        self.dtype = dtype
+        self.array = array
+
+    def __repr__(self) -> str:
+        return f"RawTensor({self.dtype}, shape={tuple(self.array.shape)})"
+
+
+def _torch():
+    return sys.modules.get("torch")  # only when the caller uses torch: never imported for them
+
+
+def _describe(path: str) -> str:
+    return f'"{path}"' if path else "the top level"
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+_TORCH_DTYPE_NAMES = {
+    "torch.bool": "BOOL", "torch.uint8": "U8", "torch.int8": "I8", "torch.int16": "I16",
+    "torch.int32": "I32", "torch.int64": "I64", "torch.float16": "F16", "torch.bfloat16": "BF16",
+    "torch.float32": "F32", "torch.float64": "F64",
+}
+
+
+def _encode_torch_tensor(tensor, path: str):
+    torch = _torch()
+    name = _TORCH_DTYPE_NAMES.get(str(tensor.dtype))
+    if name is None:
+        raise InvalidArgumentError(f"cannot save {_describe(path)}: torch dtype {tensor.dtype} "
+                                   "has no safetensors equivalent")
+    if tensor.layout != torch.strided:
+        raise InvalidArgumentError(f"cannot save {_describe(path)}: a {tensor.layout} tensor; "
+                                   "convert it to a dense one first")
+    tensor = tensor.detach()
+    if tensor.device.type != "cpu":
+        tensor = tensor.cpu()
+    tensor = tensor.resolve_conj().resolve_neg().contiguous()
+    if name == "BF16":
+        return RawTensor("BF16", tensor.view(torch.int16).numpy())
+    return tensor.numpy()
+
+
+def encode(value: Any, path: str = "") -> Any:
+    """``value`` as cairn._core takes it (see the module's docstring)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    torch = _torch()
+    if torch is not None and isinstance(value, torch.Tensor):
+        return _encode_torch_tensor(value, path)
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        keys = list(value)
+        if all(isinstance(key, str) for key in keys):
+            if INT_KEYS_MARKER in value:
+                raise InvalidArgumentError(f"cannot save {_describe(path)}: the key "
+                                           f"{INT_KEYS_MARKER} is reserved")
+            return {key: encode(item, _child(path, key)) for key, item in value.items()}
+        if all(isinstance(key, int) and not isinstance(key, bool) for key in keys):
+            encoded = {str(key): encode(item, _child(path, str(key))) for key, item in value.items()}
+            encoded[INT_KEYS_MARKER] = True
+            return encoded
+        kinds = sorted({type(key).__name__ for key in keys})
+        raise InvalidArgumentError(f"cannot save {_describe(path)}: map keys must be all str or "
+                                   f"all int, not {', '.join(kinds)}")
+    if isinstance(value, (list, tuple)):
+        return [encode(item, _child(path, str(index))) for index, item in enumerate(value)]
+    raise InvalidArgumentError(f"cannot save {_describe(path)}: a {type(value).__name__} is not a "
+                               "tensor, array, number, str, bool, None, list, tuple or dict")
+
+
+def default_tensor_type() -> str:
+    """``"torch"`` when torch can be imported, else ``"numpy"``."""
+    try:
+        import torch  # noqa: F401
+        return "torch"
+    except ImportError:
+        return "numpy"
+
+
+def _bf16_to_float32(raw: np.ndarray) -> np.ndarray:
+    return (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+# torch 1.x has no unsigned types wider than 8 bits: those widen to the next signed type.
+_TORCH_WIDENED = {"U16": np.int32, "U32": np.int64}
+
+
+def _decode_tensor(raw: RawTensor, tensor_type: str, copy: bool, path: str):
+    array = raw.array
+    if tensor_type == "numpy":
+        if raw.dtype == "BF16":
+            return _bf16_to_float32(array)  # numpy has no bfloat16: exact float32 values
+        return np.array(array) if copy else array
+    import torch
+    if raw.dtype in _TORCH_WIDENED:
+        return torch.from_numpy(array.astype(_TORCH_WIDENED[raw.dtype]))
+    if raw.dtype == "U64":
+        if array.size and array.max() > np.iinfo(np.int64).max:
+            raise InvalidArgumentError(f'"{path}" holds U64 values above the int64 range, which '
+                                       'torch cannot hold; restore with tensor_type="numpy"')
+        return torch.from_numpy(array.astype(np.int64))
+    if copy:
+        tensor = torch.from_numpy(np.array(array))
+    else:
+        with warnings.catch_warnings():  # torch has no read-only tensors: see the docstring
+            warnings.simplefilter("ignore", UserWarning)
+            tensor = torch.from_numpy(array)
+    return tensor.view(torch.bfloat16) if raw.dtype == "BF16" else tensor
+
+
+def decode(value: Any, tensor_type: Optional[str] = None, copy: bool = True, path: str = "") -> Any:
+    """What cairn._core restored, as Python values with torch tensors or numpy arrays."""
+    tensor_type = tensor_type or default_tensor_type()
+    if tensor_type not in ("torch", "numpy"):
+        raise InvalidArgumentError(f'tensor_type must be "torch" or "numpy", not {tensor_type!r}')
+    return _decode(value, tensor_type, copy, path)
+
+
+def _decode(value: Any, tensor_type: str, copy: bool, path: str) -> Any:
+    if isinstance(value, RawTensor):
+        return _decode_tensor(value, tensor_type, copy, path)
+    if isinstance(value, dict):
+        if value.get(INT_KEYS_MARKER) is True:
+            return {int(key): _decode(item, tensor_type, copy, _child(path, key))
+                    for key, item in value.items() if key != INT_KEYS_MARKER}
+        return {key: _decode(item, tensor_type, copy, _child(path, key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decode(item, tensor_type, copy, _child(path, str(i))) for i, item in enumerate(value)]
+    return value

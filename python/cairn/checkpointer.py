@@ -1,0 +1,214 @@
+"""cairn.Checkpointer: AllenNLP 2.4's Checkpointer (same constructor, methods and argument names)
+on cairn's C++ core, with its faults fixed and cairn's extensions (retention policies, explain,
+listing). docs/retention.md and docs/format.md describe the rules and the directory.
+"""
+import inspect
+import os
+import re
+import sys
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Type, Union
+
+from . import _core
+from ._convert import decode, encode
+from .errors import InvalidArgumentError
+
+# AllenNLP names intra-epoch saves "<epoch>.<time>", e.g. "3.2021-04-22-10-00-00".
+_INTRA_EPOCH = re.compile(r"^(\d+)\.(.+)$")
+
+
+class RetentionDecision(NamedTuple):
+    """What retention does (or would do) with one checkpoint, and why."""
+    name: str
+    keep: bool
+    reason: str  # "kept: best 2 of 3 by val_loss (min) = 0.412", "deleted: outside the last 2, ..."
+
+
+def _checkpoint_state(trainer: Any, entered: List[Any]) -> Tuple[Any, Any]:
+    """The trainer's (model_state, training_state): returned directly, or yielded by a context
+    manager as AllenNLP's trainers do (it stays entered until the save is written)."""
+    if not hasattr(trainer, "get_checkpoint_state"):
+        raise InvalidArgumentError(f"the trainer ({type(trainer).__name__}) has no "
+                                   "get_checkpoint_state()")
+    result = trainer.get_checkpoint_state()
+    if hasattr(result, "__enter__") and hasattr(result, "__exit__"):
+        pair = result.__enter__()
+        entered.append(result)
+    else:
+        pair = result
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise InvalidArgumentError("get_checkpoint_state() must give a (model_state, "
+                                   "training_state) pair")
+    model_state, training_state = pair
+    return encode(model_state, "model_state"), encode(training_state or {}, "training_state")
+
+
+class Checkpointer:
+    """Saves and restores training checkpoints in ``serialization_dir``.
+
+    The AllenNLP arguments:
+
+    - ``num_serialized_models_to_keep`` (default 2): keep this many recent checkpoints; None or
+      negative keeps all; 0 keeps none (``best`` survives).
+    - ``keep_serialized_model_every_num_seconds``: besides those, keep one checkpoint for good
+      every this many seconds.
+    - ``model_save_interval``: ``maybe_save_checkpoint`` saves when this many seconds have passed.
+
+    cairn's retention policies (a checkpoint is kept if any policy keeps it; the newest is
+    always kept unless ``num_serialized_models_to_keep`` is 0): ``keep_best_k`` checkpoints with
+    the best value of ``metric`` (``mode`` ``"min"`` or ``"max"``; the values are given to
+    ``save_checkpoint``), and ``keep_every_n_epochs``.
+
+    Fixed against AllenNLP: checkpoints are written atomically (whole or absent, also under
+    ``kill -9``), with checksums; retention survives restarts and deletes only cairn's own
+    checkpoints; the latest is the last saved; a damaged checkpoint is skipped on restore (with
+    a warning on the ``cairn`` logger) for the newest valid one; one writer per directory
+    (``LockedError``). Saving and restoring release the GIL.
+
+    Subclasses registered with ``@Checkpointer.register("name")`` are built by
+    ``Checkpointer.from_params({"type": "name", ...})``.
+    """
+
+    _registry: Dict[str, Type["Checkpointer"]] = {}
+    default_implementation = "default"
+
+    def __init__(self, serialization_dir: "os.PathLike[str] | str",
+                 keep_serialized_model_every_num_seconds: Optional[float] = None,
+                 num_serialized_models_to_keep: Optional[int] = 2,
+                 model_save_interval: Optional[float] = None, *,
+                 keep_best_k: Optional[int] = None, metric: Optional[str] = None,
+                 mode: str = "min", keep_every_n_epochs: Optional[int] = None) -> None:
+        self._serialization_dir = os.fspath(serialization_dir)
+        self._core = _core.Checkpointer(
+            self._serialization_dir, keep_serialized_model_every_num_seconds,
+            num_serialized_models_to_keep, model_save_interval, keep_best_k, metric or "", mode,
+            keep_every_n_epochs)
+
+    @property
+    def serialization_dir(self) -> str:
+        return self._serialization_dir
+
+    # ---- registration, AllenNLP-style ----
+
+    @classmethod
+    def register(cls, name: str) -> Callable[[Type["Checkpointer"]], Type["Checkpointer"]]:
+        """Class decorator: ``from_params({"type": name, ...})`` builds the decorated subclass,
+        passing the other keys to its constructor."""
+        def add(subclass: Type["Checkpointer"]) -> Type["Checkpointer"]:
+            if not (isinstance(subclass, type) and issubclass(subclass, Checkpointer)):
+                raise InvalidArgumentError(f'Checkpointer.register("{name}") decorates a '
+                                           "subclass of Checkpointer")
+            Checkpointer._registry[name] = subclass
+            return subclass
+        return add
+
+    @classmethod
+    def from_params(cls, params: Dict[str, Any],
+                    serialization_dir: "os.PathLike[str] | str | None" = None) -> "Checkpointer":
+        """Builds a checkpointer from an AllenNLP-style config dict: ``{"type": "default",
+        "num_serialized_models_to_keep": 3, ...}`` (``type`` may be left out). Unknown keys
+        raise InvalidArgumentError naming them."""
+        params = dict(params)
+        name = params.pop("type", cls.default_implementation)
+        registry = {cls.default_implementation: Checkpointer, **Checkpointer._registry}
+        if name not in registry:
+            raise InvalidArgumentError(f'checkpointer config: unknown type "{name}" (registered: '
+                                       f"{', '.join(sorted(registry))})")
+        subclass = registry[name]
+        if serialization_dir is not None:
+            params["serialization_dir"] = os.fspath(serialization_dir)
+        signature = inspect.signature(subclass.__init__)
+        accepted = {p.name for p in signature.parameters.values()
+                    if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+        unknown = sorted(set(params) - accepted)
+        if unknown and not takes_any:
+            raise InvalidArgumentError(f'checkpointer config for type "{name}": unknown '
+                                       f"key(s) {', '.join(unknown)}")
+        missing = sorted(p.name for p in signature.parameters.values()
+                         if p.name != "self" and p.default is p.empty and p.name not in params
+                         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        if missing:
+            raise InvalidArgumentError(f'checkpointer config for type "{name}": missing '
+                                       f"{', '.join(missing)}")
+        return subclass(**params)
+
+    # ---- saving ----
+
+    def _with_state(self, trainer: Any, save: Callable[[Callable[[], Any]], Any]) -> Any:
+        entered: List[Any] = []
+        try:
+            return save(lambda: _checkpoint_state(trainer, entered))
+        finally:
+            for context in reversed(entered):
+                context.__exit__(*sys.exc_info())
+
+    def maybe_save_checkpoint(self, trainer: Any, epoch: int, batches_this_epoch: int) -> bool:
+        """Call after every batch: saves, and returns True, when ``model_save_interval`` seconds
+        have passed since this checkpointer's last timed save (or its construction)."""
+        return self._with_state(trainer, lambda get: self._core.maybe_save_checkpoint(
+            get, int(epoch), int(batches_this_epoch)))
+
+    def save_checkpoint(self, epoch: Union[int, str], trainer: Any, is_best_so_far: bool = False,
+                        metrics: Optional[Dict[str, float]] = None) -> None:
+        """Call at the end of epoch ``epoch`` (0-based). ``metrics`` (name to number) are
+        recorded and rank the checkpoint for ``keep_best_k``.
+
+        An AllenNLP intra-epoch string such as ``"3.2021-04-22-10-00-00"`` saves a checkpoint
+        inside epoch 3 with no batch count: restoring it repeats epoch 3 from its start.
+        """
+        if isinstance(epoch, str):
+            match = _INTRA_EPOCH.match(epoch)
+            if match:
+                self._with_state(trainer, lambda get: self._core.save_checkpoint_inside_epoch(
+                    get, int(match.group(1)), 0))
+                return
+            if not epoch.isdigit():
+                raise InvalidArgumentError(f'epoch "{epoch}" is neither a number nor AllenNLP\'s '
+                                           '"<epoch>.<time>"')
+        values = {str(k): float(v) for k, v in (metrics or {}).items()}
+        self._with_state(trainer, lambda get: self._core.save_checkpoint(
+            int(epoch), get, bool(is_best_so_far), values))
+
+    # ---- finding and restoring ----
+
+    def find_latest_checkpoint(self) -> Optional[Tuple[str, str]]:
+        """``(model_path, training_state_path)`` of the newest checkpoint that verifies, or
+        None."""
+        return self._core.find_latest_checkpoint()
+
+    def restore_checkpoint(self, tensor_type: Optional[str] = None,
+                           copy: bool = True) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """``(model_state, training_state)`` of the newest valid checkpoint; two empty dicts when
+        there is none. ``training_state["epoch"]`` is the epoch; ``"batches_this_epoch"`` is set
+        for a save made inside an epoch (continue that epoch after that many batches; without
+        it, start epoch + 1).
+
+        ``tensor_type``: ``"torch"`` (the default when torch is installed) or ``"numpy"``.
+        ``copy=False``: tensors view the file's read-only mapping (no copy; never write into
+        them); they stay valid while referenced, even after the checkpoint is deleted.
+        """
+        model_state, training_state = self._core.restore_checkpoint()
+        if model_state is None:
+            return {}, {}
+        return decode(model_state, tensor_type, copy), decode(training_state, tensor_type, copy)
+
+    def best_model_state(self, tensor_type: Optional[str] = None, copy: bool = True) -> Dict[str, Any]:
+        """The model state of the last save with ``is_best_so_far``; an empty dict when none."""
+        state = self._core.best_model_state()
+        return {} if state is None else decode(state, tensor_type, copy)
+
+    # ---- cairn's extensions ----
+
+    def list_checkpoints(self) -> List[Dict[str, Any]]:
+        """Every checkpoint cairn keeps here, oldest first: name, paths, seq, epoch,
+        batches_this_epoch, save_time, size_bytes, is_best, permanent, metrics."""
+        return self._core.list_checkpoints()
+
+    def explain_retention(self) -> List[RetentionDecision]:
+        """For every checkpoint cairn wrote here, what this checkpointer's retention policies
+        decide and why; deletes nothing."""
+        return [RetentionDecision(*decision) for decision in self._core.explain_retention()]
+
+    def wait(self) -> None:
+        """Blocks until every save is durable (saves are synchronous today)."""
+        self._core.wait()

@@ -1,0 +1,130 @@
+"""Every kind of value a training state holds goes through save_file/load_file unchanged."""
+import numpy as np
+import pytest
+import torch
+
+import cairn
+
+TORCH_DTYPES = [torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+                torch.float16, torch.bfloat16, torch.float32, torch.float64]
+NUMPY_DTYPES = [np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64,
+                np.int64, np.float16, np.float32, np.float64]
+
+
+def sample(dtype, shape=(3, 4)):
+    values = torch.arange(int(np.prod(shape)), dtype=torch.float64).reshape(shape) * 1.5 - 4
+    return values > 0 if dtype == torch.bool else values.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", TORCH_DTYPES, ids=str)
+def test_every_torch_dtype_round_trips(tmp_path, dtype):
+    tensor = sample(dtype)
+    cairn.save_file({"t": tensor, "scalar": sample(dtype, ()), "empty": sample(dtype, (0, 2))},
+                    tmp_path / "f.safetensors")
+    loaded = cairn.load_file(tmp_path / "f.safetensors")
+    for key, expected in (("t", tensor), ("scalar", sample(dtype, ())), ("empty", sample(dtype, (0, 2)))):
+        assert loaded[key].dtype == dtype
+        assert loaded[key].shape == expected.shape
+        assert torch.equal(loaded[key], expected)
+
+
+@pytest.mark.parametrize("dtype", NUMPY_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_every_numpy_dtype_round_trips(tmp_path, dtype):
+    array = (np.arange(12).reshape(3, 4) % 5).astype(dtype)
+    cairn.save_file({"a": array}, tmp_path / "f.safetensors")
+    loaded = cairn.load_file(tmp_path / "f.safetensors", tensor_type="numpy")["a"]
+    assert loaded.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(loaded, array)
+
+
+def test_non_contiguous_and_non_native_inputs_are_saved_as_their_values(tmp_path):
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    big_endian = np.arange(6, dtype=">i4")
+    cairn.save_file({"t": base.t(), "slice": base[:, ::2], "be": big_endian, "f": np.asfortranarray(np.eye(3))},
+                    tmp_path / "f.safetensors")
+    loaded = cairn.load_file(tmp_path / "f.safetensors")
+    assert torch.equal(loaded["t"], base.t().contiguous())
+    assert torch.equal(loaded["slice"], base[:, ::2].contiguous())
+    assert loaded["be"].tolist() == list(range(6))
+    assert torch.equal(loaded["f"], torch.eye(3, dtype=torch.float64))
+
+
+def test_the_tree_round_trips_with_integer_keys_and_scalars(tmp_path):
+    state = {
+        "state": {0: {"step": 3, "exp_avg": torch.ones(2)}, 1: {"step": 3, "exp_avg": torch.zeros(2)}},
+        "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), "params": [0, 1], "amsgrad": False,
+                          "name": "main", "maybe": None}],
+        "big": 2**62, "negative": -7, "nan": float("nan"),
+    }
+    cairn.save_file(state, tmp_path / "f.safetensors")
+    loaded = cairn.load_file(tmp_path / "f.safetensors")
+    assert list(loaded["state"]) == [0, 1]  # integer keys come back as integers, in order
+    assert loaded["state"][0]["step"] == 3
+    assert torch.equal(loaded["state"][1]["exp_avg"], torch.zeros(2))
+    group = loaded["param_groups"][0]
+    assert group == {"lr": 0.001, "betas": [0.9, 0.999], "params": [0, 1], "amsgrad": False,
+                     "name": "main", "maybe": None}  # tuples come back as lists
+    assert loaded["big"] == 2**62 and loaded["negative"] == -7
+    assert loaded["nan"] != loaded["nan"]
+
+
+def test_values_cairn_cannot_save_are_refused_with_their_path(tmp_path):
+    path = tmp_path / "f.safetensors"
+    cases = [
+        ({"a": {"b": torch.zeros(2, dtype=torch.complex64)}}, '"a.b": torch dtype torch.complex64'),
+        ({"a": [1, {2, 3}]}, '"a.1": a set is not a tensor'),
+        ({"a": {1: 2, "x": 3}}, '"a": map keys must be all str or all int, not int, str'),
+        ({"a": 2**70}, "does not fit in 64 bits"),
+        ({"a": np.zeros(2, dtype=np.complex128)}, "numpy dtype complex128 has no safetensors equivalent"),
+        ({"__cairn_int_keys__": 1}, "is reserved"),
+    ]
+    for state, message in cases:
+        with pytest.raises(cairn.InvalidArgumentError, match=None) as error:
+            cairn.save_file(state, path)
+        assert message in str(error.value)
+        assert isinstance(error.value, ValueError)
+    assert not path.exists()  # nothing written, not even a partial file
+
+
+def test_views_are_read_only_and_copies_are_owned(tmp_path):
+    cairn.save_file({"a": np.arange(4, dtype=np.float32)}, tmp_path / "f.safetensors")
+    view = cairn.load_file(tmp_path / "f.safetensors", tensor_type="numpy", copy=False)["a"]
+    assert not view.flags.writeable
+    with pytest.raises(ValueError):
+        view[0] = 1
+    copy = cairn.load_file(tmp_path / "f.safetensors", tensor_type="numpy")["a"]
+    copy[0] = 7  # owned and writable
+    (tmp_path / "f.safetensors").unlink()
+    assert view.tolist() == [0, 1, 2, 3]  # the mapping outlives the file while referenced
+
+
+def test_bfloat16_as_numpy_is_exact_float32(tmp_path):
+    values = torch.tensor([1.5, -2.25, 3e38, 1e-3], dtype=torch.bfloat16)
+    cairn.save_file({"b": values}, tmp_path / "f.safetensors")
+    loaded = cairn.load_file(tmp_path / "f.safetensors", tensor_type="numpy")["b"]
+    assert loaded.dtype == np.float32
+    np.testing.assert_array_equal(loaded, values.float().numpy())
+
+
+def test_damaged_files_raise_corrupt_data_error_naming_the_file(tmp_path):
+    path = tmp_path / "f.safetensors"
+    cairn.save_file({"a": torch.arange(100, dtype=torch.float32)}, path)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(cairn.CorruptDataError) as error:
+        cairn.load_file(path)
+    assert str(path) in str(error.value)
+    assert isinstance(error.value, cairn.Error)
+    with pytest.raises(cairn.IoError) as missing:
+        cairn.load_file(tmp_path / "missing.safetensors")
+    assert missing.value.errno == 2 and isinstance(missing.value, OSError)
+
+
+def test_metadata_goes_into_the_header(tmp_path):
+    from safetensors import safe_open
+    cairn.save_file({"a": np.zeros(1, dtype=np.float32)}, tmp_path / "f.safetensors", metadata={"run": "7"})
+    with safe_open(str(tmp_path / "f.safetensors"), framework="numpy") as f:
+        assert f.metadata()["run"] == "7"
+    with pytest.raises(cairn.InvalidArgumentError):
+        cairn.save_file({"a": np.zeros(1)}, tmp_path / "g.safetensors", metadata={"run": 7})

@@ -350,6 +350,23 @@ TEST_F(CheckpointerTest, ListCheckpointsDescribesEachOne) {
   EXPECT_EQ(reader.list_checkpoints().size(), 2u);
 }
 
+TEST_F(CheckpointerTest, SaveInsideEpochRecordsItsBatchesAndRestartsTheInterval) {
+  auto opts = options(3);
+  opts.model_save_interval = 10;
+  Checkpointer checkpointer(opts);
+  clock_->advance(5);
+  trainer_.step = 4;
+  checkpointer.save_checkpoint_inside_epoch(trainer_, 2, 7);
+  auto restored = checkpointer.restore_checkpoint();
+  EXPECT_EQ(restored.training_state.at("epoch").as_int(), 2);
+  EXPECT_EQ(restored.training_state.at("batches_this_epoch").as_int(), 7);
+  EXPECT_EQ(restored.model_state, testing::ToyTrainer::state_at(4).model_state);
+  clock_->advance(6);  // 11 s after construction, but only 6 s after the save
+  EXPECT_FALSE(checkpointer.maybe_save_checkpoint(trainer_, 2, 8));
+  clock_->advance(4);
+  EXPECT_TRUE(checkpointer.maybe_save_checkpoint(trainer_, 2, 9));
+}
+
 TEST_F(CheckpointerTest, LogsEverySaveKeepAndDelete) {
   auto opts = options(1);
   opts.keep_serialized_model_every_num_seconds = 5;

@@ -128,3 +128,17 @@ def test_metadata_goes_into_the_header(tmp_path):
         assert f.metadata()["run"] == "7"
     with pytest.raises(cairn.InvalidArgumentError):
         cairn.save_file({"a": np.zeros(1)}, tmp_path / "g.safetensors", metadata={"run": 7})
+
+
+def test_unsigned_types_torch_lacks_widen_and_out_of_range_u64_is_refused(tmp_path):
+    path = tmp_path / "f.safetensors"
+    cairn.save_file({"u16": np.array([0, 65535], dtype=np.uint16), "u32": np.array([2**32 - 1], dtype=np.uint32),
+                     "u64": np.array([5], dtype=np.uint64)}, path)
+    loaded = cairn.load_file(path)
+    assert loaded["u16"].dtype == torch.int32 and loaded["u16"].tolist() == [0, 65535]
+    assert loaded["u32"].dtype == torch.int64 and loaded["u32"].tolist() == [2**32 - 1]
+    assert loaded["u64"].dtype == torch.int64 and loaded["u64"].tolist() == [5]
+    cairn.save_file({"u64": np.array([2**63], dtype=np.uint64)}, path)
+    with pytest.raises(cairn.InvalidArgumentError, match='"u64" holds U64 values above the int64 range'):
+        cairn.load_file(path)
+    assert cairn.load_file(path, tensor_type="numpy")["u64"].tolist() == [2**63]

@@ -131,7 +131,7 @@ def _decode_tensor(raw: RawTensor, tensor_type: str, copy: bool, path: str):
     if raw.dtype in _TORCH_WIDENED:
         return torch.from_numpy(array.astype(_TORCH_WIDENED[raw.dtype]))
     if raw.dtype == "U64":
-        if array.size and array.max() > np.iinfo(np.int64).max:
+        if array.size and array.max() > np.uint64(np.iinfo(np.int64).max):  # not via float64
             raise InvalidArgumentError(f'"{path}" holds U64 values above the int64 range, which '
                                        'torch cannot hold; restore with tensor_type="numpy"')
         return torch.from_numpy(array.astype(np.int64))

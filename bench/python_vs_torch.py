@@ -31,14 +31,27 @@ def make_state(mib):
     return model.state_dict(), {"optimizer": optimizer.state_dict(), "epoch_counter": 1}
 
 
-def state_bytes(value):
+def over_tensors(value, measure):
+    """The sum of measure(tensor) over every tensor in a state."""
     if isinstance(value, torch.Tensor):
-        return value.numel() * value.element_size()
+        return measure(value)
     if isinstance(value, dict):
-        return sum(state_bytes(v) for v in value.values())
+        return sum(over_tensors(v, measure) for v in value.values())
     if isinstance(value, (list, tuple)):
-        return sum(state_bytes(v) for v in value)
+        return sum(over_tensors(v, measure) for v in value)
     return 0
+
+
+def state_bytes(value):
+    return over_tensors(value, lambda t: t.numel() * t.element_size())
+
+
+def touch_all(value):
+    """Reads one element of every 4 KiB page of every tensor, so lazy mappings are paid for."""
+    def touch(tensor):
+        stride = max(1, 4096 // tensor.element_size())
+        return float(tensor.reshape(-1)[::stride].double().sum()) if tensor.numel() else 0.0
+    return over_tensors(value, touch)
 
 
 def fsync_dir(path):
@@ -55,17 +68,6 @@ def torch_save(state, path):
         f.flush()
         os.fsync(f.fileno())
     fsync_dir(os.path.dirname(path))
-
-
-def touch_all(value):
-    """Reads every tensor's bytes, so lazy views are paid for."""
-    if isinstance(value, torch.Tensor):
-        return float(value.view(-1)[::4096].float().sum()) if value.numel() else 0.0
-    if isinstance(value, dict):
-        return sum(touch_all(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(touch_all(v) for v in value)
-    return 0.0
 
 
 def timed(action):

@@ -148,9 +148,7 @@ class Verifier {
     const fs::path checkpoints = dir / checkpoint::kCheckpointsDir;
     auto recorded = [](const checkpoint::Ledger& ledger) {
       std::vector<std::string> names;
-      for (const auto* entries : {&ledger.queue, &ledger.permanent}) {
-        for (const auto& entry : *entries) names.push_back(entry.name);
-      }
+      for (const checkpoint::LedgerEntry* entry : ledger.kept()) names.push_back(entry->name);
       return names;
     };
     std::vector<std::string> missing;

@@ -11,7 +11,7 @@ import tempfile
 import unittest
 
 CAIRN, FIXTURE = sys.argv[1], sys.argv[2]
-TESTDATA = sys.argv[3] if len(sys.argv) > 3 else None
+TESTDATA = sys.argv[3] if len(sys.argv) > 3 and os.path.isdir(sys.argv[3]) else None
 
 
 def run(*args):

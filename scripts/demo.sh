@@ -19,6 +19,8 @@ fi
 demo=./build/examples/cairn-demo
 out=${1:-$(mktemp -d /tmp/cairn-demo.XXXXXX)}
 mkdir -p "$out"
+# A rerun into the same folder starts afresh: what an earlier demo left would be resumed.
+rm -rf "$out/run" "$out/reference" "$out/run-final.safetensors" "$out/reference-final.safetensors"
 args=(--epochs 4 --seed 42 --save-interval 1 --keep 3)
 
 echo
@@ -26,7 +28,7 @@ echo "== 1. Train an MLP for 4 epochs into $out/run, saving every second; kill -
 "$demo" --dir "$out/run" "${args[@]}" --final "$out/run-final.safetensors" &
 pid=$!
 sleep 6
-kill -9 "$pid"
+kill -9 "$pid" 2>/dev/null || echo "   (the run had already finished: this machine is fast)"
 wait "$pid" 2>/dev/null || true
 echo "   *** killed with SIGKILL: no chance to clean up ***"
 

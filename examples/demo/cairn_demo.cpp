@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <ctime>
 
 #include "cairn/cairn.hpp"
@@ -20,6 +21,7 @@ struct Settings {
   uint64_t seed = 42;
   double save_interval = 0;  // 0: no timed saves inside an epoch
   int keep = 2;
+  int keep_best = 2;
   std::filesystem::path final_path;
   int64_t samples = 16384;
   int64_t batch_size = 64;
@@ -42,6 +44,8 @@ int list_checkpoints(const Settings& settings) {
   options.serialization_dir = settings.dir;
   cairn::Checkpointer checkpointer(options);
   auto infos = checkpointer.list_checkpoints();
+  std::map<std::string, std::string> why;  // the writer's retention policies, explained
+  for (const auto& decision : cairn::explain_directory(settings.dir)) why[decision.name] = decision.reason;
   std::printf("%zu checkpoint(s) in %s:\n", infos.size(), (settings.dir / "checkpoints").c_str());
   for (const auto& info : infos) {
     std::time_t when = static_cast<std::time_t>(info.save_time);
@@ -51,9 +55,9 @@ int list_checkpoints(const Settings& settings) {
                             ? "epoch " + std::to_string(info.epoch) + ", after batch " +
                                   std::to_string(*info.batches_this_epoch)
                             : "end of epoch " + std::to_string(info.epoch);
-    std::printf("  %-32s %-28s %s %7.2f MiB%s%s\n", info.name.c_str(), where.c_str(), time_text,
+    std::printf("  %-32s %-28s %s %7.2f MiB%s  %s\n", info.name.c_str(), where.c_str(), time_text,
                 static_cast<double>(info.size_bytes) / (1 << 20), info.is_best ? "  best" : "",
-                info.permanent ? "  kept for good" : "");
+                why[info.name].c_str());
   }
   return 0;
 }
@@ -69,6 +73,11 @@ int train(const Settings& settings) {
   cairn::CheckpointerOptions options;
   options.serialization_dir = settings.dir;
   options.num_serialized_models_to_keep = settings.keep;
+  if (settings.keep_best > 0) {  // besides the last ones, the most accurate ones
+    options.keep_best_k = settings.keep_best;
+    options.metric = "accuracy";
+    options.mode = cairn::MetricMode::Max;
+  }
   if (settings.save_interval > 0) options.model_save_interval = settings.save_interval;
   options.logger = settings.quiet ? cairn::null_logger()
                                   : cairn::Logger([](cairn::LogLevel level, std::string_view line) {
@@ -124,7 +133,7 @@ int train(const Settings& settings) {
     say(settings, "epoch %lld: mean loss %.4f, accuracy %.2f%%%s (%.1f s)\n",
         static_cast<long long>(epoch), mean_loss, acc * 100, best ? ", best so far" : "",
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    checkpointer.save_checkpoint(epoch, trainer, best);
+    checkpointer.save_checkpoint(epoch, trainer, best, {{"accuracy", acc}, {"mean_loss", mean_loss}});
   }
 
   if (!settings.final_path.empty()) {
@@ -153,6 +162,9 @@ int main(int argc, char** argv) {
                  "Also save every SEC seconds inside an epoch (0: only at epoch ends)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--keep", settings.keep, "Checkpoints to keep (negative: all)")->capture_default_str();
+  app.add_option("--keep-best", settings.keep_best,
+                 "Also keep this many end-of-epoch checkpoints with the best accuracy (0: off)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--final", settings.final_path,
                  "Write the trained model state to this safetensors file when done");
   app.add_option("--samples", settings.samples, "Training samples")->capture_default_str()

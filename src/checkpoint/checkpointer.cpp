@@ -441,11 +441,8 @@ State Checkpointer::best_model_state() {
 
 std::vector<RetentionDecision> Checkpointer::explain_retention() const {
   Ledger ledger = impl_->current_ledger();
-  checkpoint::forget_deleted(impl_->storage, impl_->options.serialization_dir, ledger);
-  const auto newest = checkpoint::newest_valid_checkpoint(
-      impl_->storage, impl_->options.serialization_dir, ledger, /*verify_data=*/false);
-  return checkpoint::apply_retention(ledger, checkpoint::policy_of(impl_->options), newest)
-      .decisions;
+  return checkpoint::decide_retention(impl_->storage, impl_->options.serialization_dir, ledger,
+                                      checkpoint::policy_of(impl_->options), /*verify_data=*/false);
 }
 
 std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {

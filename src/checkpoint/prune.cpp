@@ -6,23 +6,19 @@
 #include "cairn/inspect.hpp"
 #include "checkpoint/ledger.hpp"
 #include "checkpoint/pruning.hpp"
-#include "checkpoint/retention.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/staging.hpp"
 
 namespace cairn {
 namespace {
 
-// What the policies decide for `ledger` (changed in place as the writer's would be); the newest
-// checkpoint that checks out (its data too with `verify_data`) is kept unless N is 0.
+// The last writer's policies with `overrides`, checked, decided as decide_retention does.
 std::vector<RetentionDecision> decide(Storage& storage, const std::filesystem::path& dir,
                                       checkpoint::Ledger& ledger,
                                       const RetentionOverrides& overrides, bool verify_data) {
   const checkpoint::RetentionPolicy policy = checkpoint::override_policy(ledger.policy, overrides);
   checkpoint::validate_policy(policy);
-  checkpoint::forget_deleted(storage, dir, ledger);
-  const auto newest = checkpoint::newest_valid_checkpoint(storage, dir, ledger, verify_data);
-  return checkpoint::apply_retention(ledger, policy, newest).decisions;
+  return checkpoint::decide_retention(storage, dir, ledger, policy, verify_data);
 }
 
 }  // namespace

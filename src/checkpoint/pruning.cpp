@@ -5,9 +5,13 @@
 #include "cairn/error.hpp"
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
+#include "checkpoint/retention.hpp"
 
 namespace cairn::checkpoint {
+namespace {
 
+// The newest checkpoint the ledger keeps whose manifest and headers check out, and with
+// `verify_data` whose every tensor verifies too; none when no kept checkpoint does.
 std::optional<std::string> newest_valid_checkpoint(Storage& storage,
                                                    const std::filesystem::path& serialization_dir,
                                                    const Ledger& ledger, bool verify_data) {
@@ -26,11 +30,24 @@ std::optional<std::string> newest_valid_checkpoint(Storage& storage,
   return std::nullopt;
 }
 
+// Drops from ledger.doomed the checkpoints already gone (a writer records its deletions only
+// with its next ledger write), so that what is left is what still waits to be deleted.
 void forget_deleted(Storage& storage, const std::filesystem::path& serialization_dir,
                     Ledger& ledger) {
   const std::filesystem::path checkpoints = serialization_dir / kCheckpointsDir;
   std::erase_if(ledger.doomed,
                 [&](const std::string& name) { return !storage.exists(checkpoints / name); });
+}
+
+}  // namespace
+
+std::vector<RetentionDecision> decide_retention(Storage& storage,
+                                                const std::filesystem::path& serialization_dir,
+                                                Ledger& ledger, const RetentionPolicy& policy,
+                                                bool verify_data) {
+  forget_deleted(storage, serialization_dir, ledger);
+  const auto newest = newest_valid_checkpoint(storage, serialization_dir, ledger, verify_data);
+  return apply_retention(ledger, policy, newest).decisions;
 }
 
 std::vector<std::string> delete_doomed(Storage& storage, storage::StagingArea& staging,

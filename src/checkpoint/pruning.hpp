@@ -1,5 +1,6 @@
-// The parts of retention that touch the disk, shared by the Checkpointer and `cairn prune`:
-// which checkpoint a restore would use (never deleted), and deleting what the ledger dooms.
+// The parts of retention that touch the disk, shared by the Checkpointer and the tools: deciding
+// (which needs the checkpoint a restore would use, never deleted) and deleting what the ledger
+// dooms.
 #pragma once
 
 #include <filesystem>
@@ -9,20 +10,19 @@
 
 #include "cairn/storage.hpp"
 #include "checkpoint/ledger.hpp"
+#include "checkpoint/retention_policy.hpp"
 #include "storage/staging.hpp"
 
 namespace cairn::checkpoint {
 
-// The newest checkpoint the ledger keeps whose manifest and headers check out, and with
-// `verify_data` whose every tensor verifies too; none when no kept checkpoint does.
-std::optional<std::string> newest_valid_checkpoint(Storage& storage,
-                                                   const std::filesystem::path& serialization_dir,
-                                                   const Ledger& ledger, bool verify_data);
-
-// Drops from ledger.doomed the checkpoints already gone (a writer records its deletions only
-// with its next ledger write), so that what is left is what still waits to be deleted.
-void forget_deleted(Storage& storage, const std::filesystem::path& serialization_dir,
-                    Ledger& ledger);
+// What `policy` decides for every checkpoint `ledger` records, applied to `ledger` as a writer's
+// save would apply it (callers that only explain pass a copy). Doomed names already deleted are
+// dropped first; the newest checkpoint that checks out, its data too with `verify_data`, stays
+// unless N is 0.
+std::vector<RetentionDecision> decide_retention(Storage& storage,
+                                                const std::filesystem::path& serialization_dir,
+                                                Ledger& ledger, const RetentionPolicy& policy,
+                                                bool verify_data);
 
 // Deletes every checkpoint in ledger.doomed, except those a reader has pinned (it is restoring
 // from them): those stay doomed, for the next attempt, and are returned.

@@ -18,6 +18,7 @@
 #include "checkpoint/layout.hpp"
 #include "checkpoint/retention.hpp"
 #include "format/checksum.hpp"
+#include "support/forwarding_storage.hpp"
 #include "support/states.hpp"
 #include "support/temp_dir.hpp"
 #include "support/trainers.hpp"
@@ -246,7 +247,7 @@ TEST(Invariants, BestIsUnaffectedByTheMetricPolicies) {
 
 // A Storage that stops the first read of a chosen file until the test lets it go: a restore
 // caught in the middle.
-class PausingStorage final : public Storage {
+class PausingStorage final : public testing::ForwardingStorage {
  public:
   explicit PausingStorage(std::string fragment) : fragment_(std::move(fragment)) {}
   std::promise<void> paused;
@@ -258,22 +259,10 @@ class PausingStorage final : public Storage {
       paused.set_value();
       resume.get_future().wait();
     }
-    return inner_.open_file(path);
+    return ForwardingStorage::open_file(path);
   }
-  std::unique_ptr<WritableFile> create_file(const std::filesystem::path& p) override { return inner_.create_file(p); }
-  void create_directories(const std::filesystem::path& p) override { inner_.create_directories(p); }
-  std::vector<DirEntry> list(const std::filesystem::path& p) override { return inner_.list(p); }
-  bool exists(const std::filesystem::path& p) override { return inner_.exists(p); }
-  void rename(const std::filesystem::path& a, const std::filesystem::path& b) override { inner_.rename(a, b); }
-  void sync_directory(const std::filesystem::path& p) override { inner_.sync_directory(p); }
-  void remove_all(const std::filesystem::path& p) override { inner_.remove_all(p); }
-  void hard_link(const std::filesystem::path& a, const std::filesystem::path& b) override { inner_.hard_link(a, b); }
-  void create_symlink(const std::filesystem::path& a, const std::filesystem::path& b) override { inner_.create_symlink(a, b); }
-  std::filesystem::path read_symlink(const std::filesystem::path& p) override { return inner_.read_symlink(p); }
-  uint64_t available_bytes(const std::filesystem::path& p) override { return inner_.available_bytes(p); }
 
  private:
-  Storage& inner_ = local_storage();
   std::string fragment_;
   bool done_ = false;
 };

@@ -47,6 +47,10 @@ using Metrics = std::map<std::string, double>;
 
 // Whether a smaller (Min) or a larger (Max) metric value is better.
 enum class MetricMode { Min, Max };
+// "min" or "max", as the JSON config, the ledger and the tools spell them.
+const char* metric_mode_name(MetricMode mode) noexcept;
+// Inverse of metric_mode_name; nullopt for any other text.
+std::optional<MetricMode> metric_mode_from_name(std::string_view name) noexcept;
 
 // What retention does (or would do) with one checkpoint, and why: "kept: one of the last 2; best
 // 1 of 3 by val_loss (min) = 0.412" or "deleted: outside the last 2, no policy keeps it".

@@ -1,4 +1,5 @@
-// Human-readable text for shapes and byte counts, as cairn's messages, logs and tools print them.
+// Human-readable text for shapes, byte counts and measured values, as cairn's messages, logs and
+// tools print them.
 #pragma once
 
 #include <cstdint>
@@ -11,5 +12,7 @@ namespace cairn {
 std::string format_shape(std::span<const int64_t> shape);
 // "512 B", "751.9 KiB", "1.0 GiB" (binary units, one decimal above bytes).
 std::string format_bytes(uint64_t bytes);
+// A metric value with up to 6 significant digits: "0.412", "1e-07".
+std::string format_value(double value);
 
 }  // namespace cairn

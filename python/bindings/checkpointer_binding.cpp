@@ -60,12 +60,6 @@ Logger python_logger() {
   };
 }
 
-MetricMode parse_mode(const std::string& mode) {
-  if (mode == "min") return MetricMode::Min;
-  if (mode == "max") return MetricMode::Max;
-  throw InvalidArgumentError("mode must be \"min\" or \"max\", not \"" + mode + "\"");
-}
-
 std::unique_ptr<Checkpointer> make_checkpointer(
     const std::filesystem::path& serialization_dir,
     std::optional<double> keep_serialized_model_every_num_seconds,
@@ -79,7 +73,9 @@ std::unique_ptr<Checkpointer> make_checkpointer(
   options.model_save_interval = model_save_interval;
   options.keep_best_k = keep_best_k;
   options.metric = metric;
-  options.mode = parse_mode(mode);
+  const std::optional<MetricMode> parsed = metric_mode_from_name(mode);
+  if (!parsed) throw InvalidArgumentError("mode must be \"min\" or \"max\", not \"" + mode + "\"");
+  options.mode = *parsed;
   options.keep_every_n_epochs = keep_every_n_epochs;
   options.logger = python_logger();
   return std::make_unique<Checkpointer>(std::move(options));

@@ -52,7 +52,7 @@ std::string render(const Ledger& ledger) {
   json["keep_serialized_model_every_num_seconds"] = optional_json(policy.keep_every_seconds);
   json["keep_best_k"] = optional_json(policy.keep_best_k);
   json["metric"] = policy.metric;
-  json["mode"] = mode_name(policy.mode);
+  json["mode"] = metric_mode_name(policy.mode);
   json["keep_every_n_epochs"] = optional_json(policy.keep_every_n_epochs);
   json[kChecksumKey] = checksum_of(json);
   return json.dump(2) + "\n";
@@ -137,8 +137,9 @@ std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path&
     policy.keep_best_k = optional_field<int>(json, "keep_best_k");
     policy.metric = optional_field<std::string>(json, "metric").value_or("");
     const std::string mode = optional_field<std::string>(json, "mode").value_or("min");
-    if (!parse_mode(mode)) throw CorruptDataError(path, "ledger has an unknown mode \"" + mode + "\"");
-    policy.mode = *parse_mode(mode);
+    const std::optional<MetricMode> parsed = metric_mode_from_name(mode);
+    if (!parsed) throw CorruptDataError(path, "ledger has an unknown mode \"" + mode + "\"");
+    policy.mode = *parsed;
     policy.keep_every_n_epochs = optional_field<int>(json, "keep_every_n_epochs");
     return ledger;
   } catch (const Json::exception& error) {

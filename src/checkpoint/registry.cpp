@@ -7,7 +7,6 @@
 
 #include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
-#include "checkpoint/retention_policy.hpp"
 
 namespace cairn {
 namespace {
@@ -95,7 +94,7 @@ CheckpointerOptions Checkpointer::parse_options(std::string_view json,
   options.keep_best_k = integer(config, "keep_best_k");
   options.metric = text(config, "metric").value_or("");
   if (auto mode = text(config, "mode")) {
-    const auto parsed = checkpoint::parse_mode(*mode);
+    const auto parsed = metric_mode_from_name(*mode);
     if (!parsed) {
       throw InvalidArgumentError("checkpointer config: \"mode\" must be \"min\" or \"max\", not \"" +
                                  *mode + "\"");

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 
+#include "cairn/text.hpp"
 #include "checkpoint/layout.hpp"
 
 namespace cairn::checkpoint {
@@ -15,12 +16,6 @@ const std::string kKeepAll = "keeping every checkpoint (no limit on their number
 std::string seconds_text(double seconds) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.0f s", seconds);
-  return text;
-}
-
-std::string value_text(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.6g", value);
   return text;
 }
 
@@ -62,14 +57,14 @@ void rank_best(const RetentionPolicy& policy, const std::vector<const LedgerEntr
     return a.seq > b.seq;  // ties keep the newer
   });
   const size_t k = static_cast<size_t>(*policy.keep_best_k);
-  const std::string by = " by " + policy.metric + " (" + mode_name(policy.mode) + ") = ";
+  const std::string by = " by " + policy.metric + " (" + metric_mode_name(policy.mode) + ") = ";
   for (size_t i = 0; i < ranked.size(); ++i) {
     const std::string& name = ranked[i].entry->name;
     if (i < k) {
       reasons.keep[name].push_back("best " + std::to_string(i + 1) + " of " + std::to_string(k) +
-                                   by + value_text(ranked[i].value));
+                                   by + format_value(ranked[i].value));
     } else {
-      reasons.against[name].push_back(policy.metric + " = " + value_text(ranked[i].value) +
+      reasons.against[name].push_back(policy.metric + " = " + format_value(ranked[i].value) +
                                       " is not among the best " + std::to_string(k));
     }
   }

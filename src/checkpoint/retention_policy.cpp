@@ -45,12 +45,16 @@ void validate_policy(const RetentionPolicy& policy) {
   }
 }
 
-const char* mode_name(MetricMode mode) noexcept { return mode == MetricMode::Max ? "max" : "min"; }
+}  // namespace cairn::checkpoint
 
-std::optional<MetricMode> parse_mode(std::string_view text) noexcept {
-  if (text == "min") return MetricMode::Min;
-  if (text == "max") return MetricMode::Max;
+namespace cairn {
+
+const char* metric_mode_name(MetricMode mode) noexcept { return mode == MetricMode::Max ? "max" : "min"; }
+
+std::optional<MetricMode> metric_mode_from_name(std::string_view name) noexcept {
+  if (name == "min") return MetricMode::Min;
+  if (name == "max") return MetricMode::Max;
   return std::nullopt;
 }
 
-}  // namespace cairn::checkpoint
+}  // namespace cairn

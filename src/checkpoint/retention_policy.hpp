@@ -28,7 +28,4 @@ RetentionPolicy override_policy(RetentionPolicy policy, const RetentionOverrides
 // Throws InvalidArgumentError naming the option that is out of range.
 void validate_policy(const RetentionPolicy& policy);
 
-const char* mode_name(MetricMode mode) noexcept;  // "min", "max"
-std::optional<MetricMode> parse_mode(std::string_view text) noexcept;
-
 }  // namespace cairn::checkpoint

@@ -26,4 +26,10 @@ std::string format_bytes(uint64_t bytes) {
   return text;
 }
 
+std::string format_value(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.6g", value);
+  return text;
+}
+
 }  // namespace cairn

@@ -16,9 +16,7 @@ struct LsOptions {
 std::string metrics_text(const Metrics& metrics) {
   std::string text;
   for (const auto& [name, value] : metrics) {
-    char number[32];
-    std::snprintf(number, sizeof(number), "%.6g", value);
-    text += (text.empty() ? "" : ",") + name + "=" + number;
+    text += (text.empty() ? "" : ",") + name + "=" + format_value(value);
   }
   return text.empty() ? "-" : text;
 }

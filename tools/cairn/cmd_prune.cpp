@@ -15,7 +15,7 @@ struct PruneOptions {
 };
 
 int run_prune(PruneOptions options) {
-  if (options.mode) options.overrides.mode = *options.mode == "max" ? MetricMode::Max : MetricMode::Min;
+  if (options.mode) options.overrides.mode = metric_mode_from_name(*options.mode);
   const std::vector<RetentionDecision> decisions =
       prune_directory(options.dir, options.overrides, options.dry_run);
   size_t deleted = 0;

@@ -21,7 +21,8 @@ def save_file(state: Dict[str, Any], path: "os.PathLike[str] | str",
     metadata = dict(metadata or {})
     for key, value in metadata.items():
         if not isinstance(key, str) or not isinstance(value, str):
-            raise InvalidArgumentError("metadata must map str to str")
+            raise InvalidArgumentError(f"metadata must map str to str; {key!r}: {value!r} does not "
+                                       f"(writing {os.fspath(path)})")
     _core.save_file(encode(state), os.fspath(path), metadata)
 
 

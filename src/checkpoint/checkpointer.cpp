@@ -144,8 +144,9 @@ struct Checkpointer::Impl {
   // `save_time` is when the save was decided: a timed save's interval counts from it.
   void save(int64_t epoch, std::optional<int64_t> batches_this_epoch, Trainer& trainer,
             bool is_best_so_far, double save_time, const Metrics& metrics);
-  // The finite values of `metrics` (the others are reported and left out).
-  Metrics recordable(const Metrics& metrics, int64_t epoch) const;
+  // The finite values of `metrics` (the others are reported and left out). An end-of-epoch save
+  // without the metric keep_best_k ranks by is reported too.
+  Metrics recordable(const Metrics& metrics, int64_t epoch, bool end_of_epoch) const;
   void apply_retention(const std::string& newest);
   void delete_doomed();
 };
@@ -246,7 +247,8 @@ void Checkpointer::Impl::settle_ledger() {
   checkpoint::write_ledger(storage, options.serialization_dir, ledger);
 }
 
-Metrics Checkpointer::Impl::recordable(const Metrics& metrics, int64_t epoch) const {
+Metrics Checkpointer::Impl::recordable(const Metrics& metrics, int64_t epoch,
+                                       bool end_of_epoch) const {
   Metrics finite;
   for (const auto& [name, value] : metrics) {
     if (std::isfinite(value)) {
@@ -257,7 +259,7 @@ Metrics Checkpointer::Impl::recordable(const Metrics& metrics, int64_t epoch) co
     }
   }
   const auto policy = checkpoint::policy_of(options);
-  if (policy.best_k_on() && !metrics.contains(policy.metric)) {
+  if (end_of_epoch && policy.best_k_on() && !metrics.contains(policy.metric)) {
     std::string given;
     for (const auto& [name, value] : metrics) given += (given.empty() ? "" : ", ") + name;
     log(LogLevel::Warning, "the save of epoch " + std::to_string(epoch) + " has no value for " +
@@ -290,7 +292,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
   }
 
   check_free_space(state);
-  const Metrics recorded = batches_this_epoch ? metrics : recordable(metrics, epoch);
+  const Metrics recorded = recordable(metrics, epoch, !batches_this_epoch);
   const double started = clock->now();
   const CheckpointName name{ledger.next_seq, epoch, batches_this_epoch};
   const std::string folder_name = checkpoint::format_checkpoint_name(name);

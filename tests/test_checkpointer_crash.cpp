@@ -11,6 +11,7 @@
 
 #include "cairn/cairn.hpp"
 #include "support/faulty_storage.hpp"
+#include "support/forwarding_storage.hpp"
 #include "support/states.hpp"
 #include "support/temp_dir.hpp"
 #include "support/trainers.hpp"
@@ -234,6 +235,56 @@ TEST(KillDuringSaves, RestoreGivesALastSavedStateWhole) {
   writer.save_checkpoint(next_step, trainer);
   EXPECT_EQ(testing::epochs_on_disk(dir.path()).size(), 2u);
   EXPECT_TRUE(testing::entry_names(dir / "staging").empty());
+}
+
+// A Storage that kills its process right after a checkpoint folder is renamed into checkpoints/:
+// the save is published, its retention has not run.
+class KilledAfterPublish final : public testing::ForwardingStorage {
+ public:
+  void rename(const fs::path& from, const fs::path& to) override {
+    ForwardingStorage::rename(from, to);
+    if (to.parent_path().filename() == "checkpoints") ::raise(SIGKILL);
+  }
+};
+
+// Found by the crash torture: each save killed between its publish and its retention left one
+// more folder, as the next writer adopted the published one without applying retention.
+TEST(KillAfterPublish, TheNextWriterAppliesRetentionBeforeItsOwnSave) {
+  TempDir dir;
+  CheckpointerOptions options;
+  options.serialization_dir = dir.path();
+  options.logger = null_logger();
+  options.num_serialized_models_to_keep = 2;
+  {
+    Checkpointer writer(options);
+    ToyTrainer trainer;
+    for (trainer.step = 0; trainer.step < 2; ++trainer.step) {
+      writer.save_checkpoint(trainer.step, trainer);
+    }
+  }
+  for (int64_t epoch = 2; epoch < 5; ++epoch) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) try {
+      KilledAfterPublish killing;
+      CheckpointerOptions child_options = options;
+      child_options.storage = &killing;
+      Checkpointer writer(child_options);
+      ToyTrainer trainer;
+      trainer.step = epoch;
+      writer.save_checkpoint(epoch, trainer);
+      ::_exit(2);  // the save returned: the storage did not kill us
+    } catch (...) {
+      ::_exit(1);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+    // The last 2 plus the one published whose retention never ran.
+    EXPECT_EQ(testing::epochs_on_disk(dir.path()), (std::vector<int64_t>{epoch - 2, epoch - 1, epoch}));
+  }
+  Checkpointer reader(options);
+  EXPECT_EQ(reader.restore_checkpoint().training_state.at("epoch").as_int(), 4);
 }
 
 TEST(DirectoryLockAcrossProcesses, SecondWriterIsToldWhoHoldsIt) {

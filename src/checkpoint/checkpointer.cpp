@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
@@ -225,14 +226,22 @@ void Checkpointer::Impl::settle_ledger() {
     ledger.reference_time = constructed_at;
   }
   ledger.policy = checkpoint::policy_of(options);
+  std::optional<std::string> adopted;
   for (const auto& entry : ledger.pending) {
     if (storage.exists(checkpoints_dir() / entry.name)) {
       ledger.queue.push_back(entry);
+      adopted = entry.name;
       log(LogLevel::Info, "adopted " + entry.name + ", published just before a crash");
     }
   }
   ledger.pending.clear();
-  delete_doomed();
+  // The crash came before that save's retention ran: run it now, or the folders on disk would
+  // grow by one for every save a crash interrupts after its publish.
+  if (adopted) {
+    apply_retention(*adopted);
+  } else {
+    delete_doomed();
+  }
   try {
     checkpoint::remove_unreachable_best_versions(storage, staging, options.serialization_dir);
   } catch (const CorruptDataError& error) {

@@ -10,6 +10,11 @@
 // Thread safety: one Checkpointer is used from one thread at a time (calls are not
 // synchronized). Any number of readers (other Checkpointers that only restore, other processes)
 // may read the directory while a writer saves.
+//
+// Several ranks (options.coordinator, docs/sharding.md): every rank constructs a Checkpointer on
+// the same directory and makes the same calls in the same order; saves, restores, find_latest
+// and maybe_save_checkpoint are then collective. Rank 0 holds the lock and decides names,
+// retention, best and which checkpoint to restore; each rank writes and reads its own shards.
 #pragma once
 
 #include <cstdint>
@@ -23,15 +28,26 @@
 #include <vector>
 
 #include "cairn/clock.hpp"
+#include "cairn/coordinator.hpp"
 #include "cairn/logger.hpp"
+#include "cairn/sharding.hpp"
 #include "cairn/state.hpp"
 #include "cairn/storage.hpp"
 
 namespace cairn {
 
 struct CheckpointState {
+  // A constructor rather than an aggregate: `return {model, training};` stays warning-free.
+  CheckpointState(State model = {}, State training = {}, Shards shard_map = {})
+      : model_state(std::move(model)),
+        training_state(std::move(training)),
+        shards(std::move(shard_map)) {}
+
   State model_state;
   State training_state;
+  // Tensors of the two states that are this rank's piece of a global tensor. At a restore: the
+  // box each restored sharded tensor holds.
+  Shards shards;
 };
 
 // What the Checkpointer asks for when, and only when, it has decided to save.
@@ -98,10 +114,11 @@ struct CheckpointerOptions {
   // Keep end-of-epoch checkpoints whose epoch is a multiple of n; none or 0: off.
   std::optional<int> keep_every_n_epochs;
 
-  // Seams. Null means: the system clock, stderr, the local filesystem.
+  // Seams. Null means: the system clock, stderr, the local filesystem, a single process.
   std::shared_ptr<Clock> clock;
   Logger logger;
   Storage* storage = nullptr;
+  Coordinator* coordinator = nullptr;
 };
 
 class Checkpointer {
@@ -147,6 +164,10 @@ class Checkpointer {
   // when the directory does not exist). A corrupt newer checkpoint is skipped with a warning; the
   // logger is told which checkpoint was restored.
   virtual CheckpointState restore_checkpoint();
+  // As restore_checkpoint, with each sharded tensor cut to the box `slices` names for it (whole
+  // when not named); the result's `shards` tells where each box sits. Reads only the bytes of the
+  // boxes asked for (in checksum blocks of 4 MiB).
+  CheckpointState restore_shards(const SliceRequest& slices);
   // The best model state, or null when there is none.
   virtual State best_model_state();
 

@@ -8,6 +8,8 @@
 //   LockedError           another writer holds the serialization directory
 //   InvalidArgumentError  the call or the configuration is wrong (includes wrong-type access to a
 //                         State)
+//   RankError             in a multi-rank save or restore, another rank failed or did not arrive
+//                         in time; nothing was published
 #pragma once
 
 #include <filesystem>
@@ -58,6 +60,11 @@ class LockedError : public Error {
 };
 
 class InvalidArgumentError : public Error {
+ public:
+  using Error::Error;
+};
+
+class RankError : public Error {
  public:
   using Error::Error;
 };

@@ -76,6 +76,10 @@ class SafetensorsFile {
   // One tensor by its name; verified when checksums are on. Throws InvalidArgumentError for an
   // unknown name, CorruptDataError on a checksum mismatch.
   Tensor tensor(std::string_view name) const;
+  // One tensor's bytes as they are in the file, neither read nor verified: a view of the mapping
+  // (a copy when the file is not mapped). For callers that read part of it and verify that part
+  // themselves (sharded restores).
+  Tensor tensor_unverified(std::string_view name) const;
   // The whole State (see load_file).
   State state() const;
   // Checks every tensor's checksum; throws CorruptDataError naming the first bad tensor.

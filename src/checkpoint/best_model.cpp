@@ -1,9 +1,11 @@
 #include "checkpoint/best_model.hpp"
 
 #include <cerrno>
+#include <set>
 #include <vector>
 
 #include "cairn/error.hpp"
+#include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
 #include "storage/atomic_file.hpp"
 
@@ -40,6 +42,25 @@ void link_or_copy(Storage& storage, const fs::path& from, const fs::path& to) {
   }
 }
 
+// The manifest of a best model: model.safetensors (listed first) and the shard files that hold
+// pieces of the model state, without the training state.
+Manifest model_part(const Manifest& manifest) {
+  Manifest best = manifest;
+  best.is_best = true;
+  best.sharded.clear();
+  std::set<std::string> shard_files;
+  for (const ShardedTensorLayout& layout : manifest.sharded) {
+    if (layout.path.at(0) != "model_state") continue;
+    best.sharded.push_back(layout);
+    for (const ShardPiece& piece : layout.pieces) shard_files.insert(piece.file);
+  }
+  best.files.assign(1, manifest.files.at(0));
+  for (const ManifestFile& file : manifest.files) {
+    if (shard_files.contains(file.name)) best.files.push_back(file);
+  }
+  return best;
+}
+
 }  // namespace
 
 void publish_best(Storage& storage, storage::StagingArea& staging, const fs::path& serialization_dir,
@@ -51,15 +72,11 @@ void publish_best(Storage& storage, storage::StagingArea& staging, const fs::pat
   // 1. The new version folder, published whole.
   if (!storage.exists(versions / name)) {
     auto folder = staging.begin("best-" + name);
-    link_or_copy(storage, checkpoint_dir / kModelFile, folder.path() / kModelFile);
-    Manifest best = manifest;
-    best.is_best = true;
-    best.files.resize(1);  // the model only: model.safetensors is listed first
-    const std::string text = render_manifest(best);
-    auto file = folder.create_file(kManifestFile);
-    file->append(std::as_bytes(std::span(text)));
-    file->sync();
-    file->close();
+    const Manifest best = model_part(manifest);
+    for (const ManifestFile& file : best.files) {
+      link_or_copy(storage, checkpoint_dir / file.name, folder.path() / file.name);
+    }
+    write_manifest_file(storage, folder.path(), best);
     folder.publish(versions / name);
   }
 

@@ -1,9 +1,12 @@
 #include "checkpoint/checkpoint_files.hpp"
 
 #include <cerrno>
+#include <map>
+#include <set>
 
 #include "cairn/error.hpp"
 #include "checkpoint/layout.hpp"
+#include "checkpoint/shards.hpp"
 #include "format/checksum.hpp"
 
 namespace cairn::checkpoint {
@@ -31,13 +34,6 @@ class HashingFile final : public WritableFile {
   uint64_t size_ = 0;
 };
 
-ManifestFile write_one(storage::StagedFolder& folder, const char* name, const State& state) {
-  HashingFile file(folder.create_file(name));
-  write_safetensors(file, state, {}, folder.path() / name);
-  file.sync();
-  file.close();
-  return {name, file.size(), file.digest()};
-}
 
 std::string read_manifest_text(Storage& storage, const std::filesystem::path& path) {
   std::unique_ptr<ReadableFile> file;
@@ -55,21 +51,73 @@ std::string read_manifest_text(Storage& storage, const std::filesystem::path& pa
   return text;
 }
 
+// The manifest lists model.safetensors first, then training_state.safetensors (required for
+// a checkpoint, absent from a best model), then the shard files its layout names, each once.
+void check_file_list(const Manifest& manifest, bool require_training_state,
+                     const std::filesystem::path& manifest_path) {
+  std::vector<std::string> expected = {kModelFile};
+  if (require_training_state) expected.push_back(kTrainingStateFile);
+  std::set<std::string> shard_files;
+  for (const ShardedTensorLayout& layout : manifest.sharded) {
+    for (const ShardPiece& piece : layout.pieces) shard_files.insert(piece.file);
+  }
+  std::set<std::string> listed_shards;
+  for (size_t i = 0; i < manifest.files.size(); ++i) {
+    const std::string& name = manifest.files[i].name;
+    const bool in_place = i < expected.size() ? name == expected[i]
+                                              : shard_files.contains(name) &&
+                                                    listed_shards.insert(name).second;
+    if (!in_place) throw CorruptDataError(manifest_path, "manifest lists unexpected file " + name);
+  }
+  if (manifest.files.size() < expected.size() || listed_shards != shard_files) {
+    throw CorruptDataError(manifest_path, "manifest does not list every file of the checkpoint");
+  }
+  if (auto problem = layout_problem(manifest.sharded)) {
+    throw CorruptDataError(manifest_path, "manifest: " + *problem);
+  }
+}
+
+bool fits(const Slice& box, const std::vector<int64_t>& global_shape) {
+  if (box.offsets.size() != global_shape.size() || box.shape.size() != global_shape.size()) {
+    return false;
+  }
+  for (size_t d = 0; d < global_shape.size(); ++d) {
+    if (box.offsets[d] < 0 || box.shape[d] < 0 ||
+        box.offsets[d] + box.shape[d] > global_shape[d]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
-Manifest write_checkpoint_files(storage::StagedFolder& folder, Manifest manifest,
-                                const State& model, const State* training) {
-  manifest.files.clear();
-  manifest.files.push_back(write_one(folder, kModelFile, model));
-  if (training != nullptr) {
-    manifest.files.push_back(write_one(folder, kTrainingStateFile, *training));
+ManifestFile write_state_file(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
+                              const State& state, const Metadata& metadata) {
+  HashingFile file(std::move(out));
+  write_safetensors(file, state, metadata, path);
+  file.sync();
+  file.close();
+  return {path.filename().string(), file.size(), file.digest()};
+}
+
+std::vector<ManifestFile> write_state_files(Storage& storage, const std::filesystem::path& dir,
+                                            const State& model, const State* training) {
+  std::vector<ManifestFile> files;
+  for (const auto& [name, state] : {std::pair{kModelFile, &model}, {kTrainingStateFile, training}}) {
+    if (state == nullptr) continue;
+    files.push_back(write_state_file(storage.create_file(dir / name), dir / name, *state, {}));
   }
+  return files;
+}
+
+void write_manifest_file(Storage& storage, const std::filesystem::path& dir,
+                         const Manifest& manifest) {
   const std::string text = render_manifest(manifest);
-  auto file = folder.create_file(kManifestFile);
+  auto file = storage.create_file(dir / kManifestFile);
   file->append(std::as_bytes(std::span(text)));
   file->sync();
   file->close();
-  return manifest;
 }
 
 OpenedCheckpoint OpenedCheckpoint::open(Storage& storage, const std::filesystem::path& dir,
@@ -77,13 +125,10 @@ OpenedCheckpoint OpenedCheckpoint::open(Storage& storage, const std::filesystem:
   const std::filesystem::path manifest_path = dir / kManifestFile;
   OpenedCheckpoint opened;
   opened.manifest_ = parse_manifest(read_manifest_text(storage, manifest_path), manifest_path);
-  std::vector<std::string> expected = {kModelFile};
-  if (require_training_state) expected.push_back(kTrainingStateFile);
-  std::vector<std::string> listed;
-  for (const ManifestFile& file : opened.manifest_.files) listed.push_back(file.name);
-  if (listed != expected) {
-    throw CorruptDataError(manifest_path, "manifest lists unexpected files");
-  }
+  opened.dir_ = dir;
+  check_file_list(opened.manifest_, require_training_state, manifest_path);
+  const auto& files = opened.manifest_.files;
+  opened.has_training_state_ = files.size() > 1 && files[1].name == kTrainingStateFile;
   for (const ManifestFile& entry : opened.manifest_.files) {
     const std::filesystem::path path = dir / entry.name;
     try {
@@ -109,10 +154,35 @@ void OpenedCheckpoint::verify() const {
   for (const SafetensorsFile& file : files_) file.verify();
 }
 
-CheckpointState OpenedCheckpoint::load() const {
+CheckpointState OpenedCheckpoint::load(const SliceRequest& slices) const {
   CheckpointState state;
   state.model_state = files_.at(0).state();
-  if (files_.size() > 1) state.training_state = files_[1].state();
+  if (has_training_state_) state.training_state = files_[1].state();
+  std::map<std::string, const SafetensorsFile*> by_name;
+  for (size_t i = 0; i < files_.size(); ++i) by_name[manifest_.files[i].name] = &files_[i];
+  size_t asked_for = 0;
+  for (const ShardedTensorLayout& layout : manifest_.sharded) {
+    if (layout.path[0] == "training_state" && !has_training_state_) continue;
+    Slice box{std::vector<int64_t>(layout.global_shape.size(), 0), layout.global_shape};
+    if (const auto it = slices.find(layout.path); it != slices.end()) {
+      box = it->second;
+      ++asked_for;
+      if (!fits(box, layout.global_shape)) {
+        throw InvalidArgumentError("the box asked for sharded tensor " + format_path(layout.path) +
+                                   " lies outside its global shape", dir_);
+      }
+    }
+    place(state, layout.path, read_box(layout, box, by_name), dir_ / kManifestFile);
+    state.shards[layout.path] = Shard{layout.global_shape, box.offsets};
+  }
+  if (asked_for != slices.size()) {
+    for (const auto& [path, box] : slices) {
+      if (!state.shards.contains(path)) {
+        throw InvalidArgumentError("no sharded tensor " + format_path(path) + " in " + dir_.string(),
+                                   dir_);
+      }
+    }
+  }
   return state;
 }
 

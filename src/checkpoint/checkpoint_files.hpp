@@ -13,11 +13,19 @@
 
 namespace cairn::checkpoint {
 
-// Writes model.safetensors (and training_state.safetensors unless `training` is null), each
-// fsynced, then MANIFEST.json, into `folder`. `manifest` gives seq, epoch, batches, save time
-// and flags; its file list is filled in and returned.
-Manifest write_checkpoint_files(storage::StagedFolder& folder, Manifest manifest,
-                                const State& model, const State* training);
+// Writes `state` (with `metadata`) as a cairn safetensors file into `out`, which it fsyncs and
+// closes; returns the file's manifest entry (its name is path's file name).
+ManifestFile write_state_file(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
+                              const State& state, const Metadata& metadata);
+
+// Writes model.safetensors and (unless `training` is null) training_state.safetensors, each
+// fsynced, into `dir` through `storage`; returns their manifest entries.
+std::vector<ManifestFile> write_state_files(Storage& storage, const std::filesystem::path& dir,
+                                            const State& model, const State* training);
+
+// Writes MANIFEST.json into `dir`, fsynced: the last file of a checkpoint folder.
+void write_manifest_file(Storage& storage, const std::filesystem::path& dir,
+                         const Manifest& manifest);
 
 // A checkpoint folder whose manifest has been read and checked and whose files are open
 // (headers read). Cheap: data is read by verify() or load().
@@ -32,12 +40,15 @@ class OpenedCheckpoint {
   // Reads every tensor and checks its checksum.
   void verify() const;
   // The model state and (when present) training state; tensors view the files' mappings and are
-  // verified as they are read.
-  CheckpointState load() const;
+  // verified as they are read. Sharded tensors come whole, or as the boxes `slices` names
+  // (InvalidArgumentError for a box outside its tensor or a path that is not sharded here).
+  CheckpointState load(const SliceRequest& slices = {}) const;
 
  private:
+  std::filesystem::path dir_;
   Manifest manifest_;
-  std::vector<SafetensorsFile> files_;  // model first, then training state if any
+  std::vector<SafetensorsFile> files_;  // in the manifest's order: model, training state, shards
+  bool has_training_state_ = false;
 };
 
 // Opens the published checkpoint `folder` in `checkpoints_dir` and checks that its manifest

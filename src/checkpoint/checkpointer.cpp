@@ -1,15 +1,21 @@
-// The default Checkpointer. The save protocol (each step durable before the next):
+// The default Checkpointer. The save protocol (each step durable before the next; with several
+// ranks, rank 0 does the steps without a rank named, and every rank learns each step's outcome
+// before the next, so all succeed or all fail):
 // 1. take the directory lock (first save only), clean staging/, settle the ledger
 // 2. ledger: record the new checkpoint as pending (so a crash never leaves a folder nobody owns)
-// 3. write model and training state into staging/<name>.<pid>.<n>/, fsync each, write the
-//    manifest, publish the folder into checkpoints/ with one rename
-// 4. update best/ when asked
-// 5. ledger: move the checkpoint into the queue, apply retention, write it
-// 6. delete what retention doomed
+// 3. every rank: write its files into staging/<name>.<pid>.<n>/ (rank 0 the model and training
+//    state, each rank its shards), fsync each
+// 4. write the manifest (with every rank's files and the shard layout), publish the folder into
+//    checkpoints/ with one rename
+// 5. update best/ when asked
+// 6. ledger: move the checkpoint into the queue, apply retention, write it
+// 7. delete what retention doomed
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <exception>
+#include <functional>
 #include <optional>
 
 #include "cairn/checkpointer.hpp"
@@ -21,6 +27,7 @@
 #include "checkpoint/ledger.hpp"
 #include "checkpoint/pruning.hpp"
 #include "checkpoint/retention.hpp"
+#include "checkpoint/shards.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/folder_pin.hpp"
@@ -48,6 +55,8 @@ struct Checkpointer::Impl {
         storage(options.storage != nullptr ? *options.storage : local_storage()),
         clock(options.clock != nullptr ? options.clock : system_clock()),
         logger(options.logger ? options.logger : stderr_logger()),
+        ranks(options.coordinator != nullptr ? *options.coordinator
+                                             : single_process_coordinator()),
         staging(storage, options.serialization_dir),
         constructed_at(clock->now()),
         last_timed_save(constructed_at) {}
@@ -56,6 +65,7 @@ struct Checkpointer::Impl {
   Storage& storage;
   std::shared_ptr<Clock> clock;
   Logger logger;
+  Coordinator& ranks;
   storage::StagingArea staging;
   double constructed_at;
   double last_timed_save;
@@ -98,31 +108,55 @@ struct Checkpointer::Impl {
     return checkpoint::open_published(storage, checkpoints_dir(), candidate.folder);
   }
 
-  // Runs `use` on the newest checkpoint that opens and passes it; skips corrupt ones with a
-  // warning. Returns false when none does. The folder is pinned while `use` runs, so a writer's
-  // retention does not delete it meanwhile; one may delete it before we pin it (vanished, not
-  // corrupt: no warning), then the directory is scanned again.
+  // Runs `use` on the newest checkpoint that opens and passes it (on every rank); skips corrupt
+  // ones with a warning. Returns false when none does. The folder is pinned while `use` runs, so
+  // a writer's retention does not delete it meanwhile; one may delete it before we pin it
+  // (vanished, not corrupt: no warning), then the directory is scanned again. Rank 0 picks each
+  // candidate; one that fails on any rank is skipped by all.
   template <typename Use>
   bool with_newest_valid(Use use) const {
     constexpr int kScans = 8;
+    constexpr const char* kVanished = "\x01vanished";
     for (int scan_number = 0; scan_number < kScans; ++scan_number) {
       bool any_vanished = false;
-      for (const Candidate& candidate : scan()) {
-        try {
-          const storage::FolderPin pin =
-              storage::FolderPin::shared(checkpoints_dir() / candidate.folder);
-          use(candidate, open_checkpoint(candidate));
-          return true;
-        } catch (const CorruptDataError& error) {
-          if (!storage.exists(checkpoints_dir() / candidate.folder)) {
-            any_vanished = true;
-            continue;
+      const std::vector<Candidate> candidates = ranks.rank() == 0 ? scan() : std::vector<Candidate>{};
+      for (size_t i = 0;; ++i) {
+        const std::string folder = agree(i < candidates.size() ? candidates[i].folder : "",
+                                         "choosing the checkpoint to read");
+        if (folder.empty()) break;
+        const std::vector<std::string> verdicts =
+            on_every_rank("reading checkpoint " + folder, [&]() -> std::string {
+              const auto name = checkpoint::parse_checkpoint_name(folder);
+              if (!name) throw CorruptDataError(checkpoints_dir() / folder, "not a checkpoint name");
+              try {
+                const storage::FolderPin pin = storage::FolderPin::shared(checkpoints_dir() / folder);
+                use(Candidate{*name, folder}, open_checkpoint({*name, folder}));
+                return "";
+              } catch (const CorruptDataError& error) {
+                if (!storage.exists(checkpoints_dir() / folder)) return kVanished;
+                return error.what();
+              }
+            });
+        std::string problems;
+        bool vanished = false;
+        for (size_t rank = 0; rank < verdicts.size(); ++rank) {
+          if (verdicts[rank] == kVanished) {
+            vanished = true;
+          } else if (!verdicts[rank].empty()) {
+            problems += (problems.empty() ? "" : "; ") +
+                        (ranks.size() > 1 ? "rank " + std::to_string(rank) + ": " : std::string()) +
+                        verdicts[rank];
           }
-          log(LogLevel::Warning, "skipping checkpoint " + candidate.folder + ": " + error.what() +
+        }
+        if (problems.empty() && !vanished) return true;
+        if (!problems.empty()) {
+          log(LogLevel::Warning, "skipping checkpoint " + folder + ": " + problems +
                                      "; trying an older one");
+        } else {
+          any_vanished = true;
         }
       }
-      if (!any_vanished) break;
+      if (agree(any_vanished ? "rescan" : "", "rescanning checkpoints").empty()) break;
     }
     return false;
   }
@@ -139,12 +173,37 @@ struct Checkpointer::Impl {
   }
 
   // Fails early, before anything is written, when the filesystem lacks room for the checkpoint.
-  void check_free_space(const CheckpointState& state) const;
+  void check_free_space(uint64_t tensor_bytes) const;
   void become_writer();
   void settle_ledger();
+  // Runs `step` on this rank, then shares every rank's outcome: returns each rank's text when
+  // all succeeded; otherwise rethrows this rank's own error, or throws RankError naming the
+  // ranks that failed and why. `what` names the step in errors.
+  std::vector<std::string> on_every_rank(std::string_view what,
+                                         const std::function<std::string()>& step) const;
+  // Rank 0's text, on every rank.
+  std::string agree(const std::string& leaders, std::string_view what) const {
+    return ranks.all_gather(ranks.rank() == 0 ? leaders : std::string(), what)[0];
+  }
+
   // `save_time` is when the save was decided: a timed save's interval counts from it.
   void save(int64_t epoch, std::optional<int64_t> batches_this_epoch, Trainer& trainer,
             bool is_best_so_far, double save_time, const Metrics& metrics);
+  // A save rank 0 has recorded as pending in the ledger.
+  struct PendingSave {
+    CheckpointName name;
+    std::string folder_name;
+    double save_time = 0;
+    double started = 0;
+    Metrics recorded;
+    bool published = false;
+  };
+  PendingSave reserve(int64_t epoch, std::optional<int64_t> batches_this_epoch, double save_time,
+                      const Metrics& metrics);
+  // Steps 4 to 7 on rank 0; `written` holds each rank's files and layout.
+  void commit(PendingSave& pending, storage::StagedFolder& staged,
+              const std::vector<std::string>& written, bool is_best_so_far);
+  void abandon(const PendingSave& pending) noexcept;
   // The finite values of `metrics` (the others are reported and left out). An end-of-epoch save
   // without the metric keep_best_k ranks by is reported too.
   Metrics recordable(const Metrics& metrics, int64_t epoch, bool end_of_epoch) const;
@@ -173,10 +232,9 @@ uint64_t tensor_bytes(const State& state) {
 
 }  // namespace
 
-void Checkpointer::Impl::check_free_space(const CheckpointState& state) const {
+void Checkpointer::Impl::check_free_space(uint64_t tensor_bytes) const {
   // Tensor bytes plus a margin for headers, manifest and ledger (headers are small next to data).
-  const uint64_t needed = tensor_bytes(state.model_state) + tensor_bytes(state.training_state) +
-                          (1u << 20);
+  const uint64_t needed = tensor_bytes + (1u << 20);
   const uint64_t available = storage.available_bytes(options.serialization_dir);
   if (needed > available) {
     throw IoError("save checkpoint in", options.serialization_dir, ENOSPC,
@@ -279,6 +337,38 @@ Metrics Checkpointer::Impl::recordable(const Metrics& metrics, int64_t epoch,
   return finite;
 }
 
+std::vector<std::string> Checkpointer::Impl::on_every_rank(
+    std::string_view what, const std::function<std::string()>& step) const {
+  constexpr char kOk = 'o', kFailed = 'f';
+  std::string mine;
+  std::exception_ptr own_error;
+  try {
+    mine = kOk + step();
+  } catch (const std::exception& error) {
+    own_error = std::current_exception();
+    mine = kFailed + std::string(error.what());
+  } catch (...) {
+    own_error = std::current_exception();
+    mine = kFailed + std::string("an unknown exception");
+  }
+  std::vector<std::string> outcomes = ranks.all_gather(mine, what);
+  if (own_error) std::rethrow_exception(own_error);
+  std::string failures;
+  for (size_t rank = 0; rank < outcomes.size(); ++rank) {
+    if (!outcomes[rank].empty() && outcomes[rank][0] == kOk) {
+      outcomes[rank].erase(0, 1);
+      continue;
+    }
+    failures += (failures.empty() ? "" : "; ") + std::string("rank ") + std::to_string(rank) +
+                ": " + outcomes[rank].substr(std::min<size_t>(1, outcomes[rank].size()));
+  }
+  if (!failures.empty()) {
+    throw RankError(std::string(what) + " failed on another rank (" + failures + ")",
+                    options.serialization_dir);
+  }
+  return outcomes;
+}
+
 void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this_epoch,
                               Trainer& trainer, bool is_best_so_far, double save_time,
                               const Metrics& metrics) {
@@ -286,77 +376,148 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
   if (batches_this_epoch && *batches_this_epoch < 0) {
     throw InvalidArgumentError("batches_this_epoch must not be negative");
   }
-  if (!lock) become_writer();
-  CheckpointState state = trainer.get_checkpoint_state();
-  if (state.training_state.is_null()) state.training_state = State::map();
-  if (!state.training_state.is_map()) {
-    throw InvalidArgumentError("the trainer's training state must be a map, not a " +
-                               std::string(kind_name(state.training_state.kind())));
-  }
-  state.training_state["epoch"] = epoch;
-  if (batches_this_epoch) {
-    state.training_state["batches_this_epoch"] = *batches_this_epoch;
-  } else {
-    state.training_state.erase("batches_this_epoch");
-  }
-
-  check_free_space(state);
-  const Metrics recorded = recordable(metrics, epoch, !batches_this_epoch);
-  const double started = clock->now();
-  const CheckpointName name{ledger.next_seq, epoch, batches_this_epoch};
-  const std::string folder_name = checkpoint::format_checkpoint_name(name);
-  const fs::path destination = checkpoints_dir() / folder_name;
-
-  // 2. Intent first: whatever happens next, the ledger knows this name is ours.
-  ledger.next_seq += 1;
-  ledger.pending.push_back({folder_name, save_time, recorded});
-  checkpoint::write_ledger(storage, options.serialization_dir, ledger);
-
-  // 3. Write and publish.
-  checkpoint::Manifest manifest;
+  const bool leader = ranks.rank() == 0;
+  // 1. Every rank takes its state and sets its pieces apart; rank 0 reserves the name and a
+  //    staging folder, which every rank learns.
+  CheckpointState state;
+  std::vector<checkpoint::Piece> pieces;
+  std::optional<storage::StagedFolder> staged;
+  std::optional<PendingSave> pending;
   try {
-    auto staged = staging.begin(folder_name);
-    manifest.seq = name.seq;
-    manifest.epoch = epoch;
-    manifest.batches_this_epoch = batches_this_epoch;
-    manifest.save_time = save_time;
-    manifest.is_best = is_best_so_far;
-    manifest.metrics = recorded;
-    manifest = checkpoint::write_checkpoint_files(staged, manifest, state.model_state,
+    const std::string staging_path = on_every_rank("the start of a save", [&] {
+      state = trainer.get_checkpoint_state();
+      if (state.training_state.is_null()) state.training_state = State::map();
+      if (!state.training_state.is_map()) {
+        throw InvalidArgumentError("the trainer's training state must be a map, not a " +
+                                   std::string(kind_name(state.training_state.kind())));
+      }
+      state.training_state["epoch"] = epoch;
+      if (batches_this_epoch) {
+        state.training_state["batches_this_epoch"] = *batches_this_epoch;
+      } else {
+        state.training_state.erase("batches_this_epoch");
+      }
+      if (leader) {
+        if (!lock) become_writer();
+        check_free_space(tensor_bytes(state.model_state) + tensor_bytes(state.training_state));
+      }
+      pieces = checkpoint::take_pieces(state);
+      if (!leader) return std::string();
+      pending = reserve(epoch, batches_this_epoch, save_time, metrics);
+      staged.emplace(staging.begin(pending->folder_name));
+      return staged->path().string();
+    })[0];
+    // 2. Every rank writes its files into the staging folder.
+    const std::vector<std::string> written =
+        on_every_rank("writing " + (leader ? pending->folder_name : staging_path), [&] {
+          const fs::path dir = staging_path;
+          std::vector<checkpoint::ManifestFile> files;
+          if (leader) {
+            files = checkpoint::write_state_files(storage, dir, state.model_state,
                                                   &state.training_state);
-    staged.publish(destination);
-  } catch (...) {
-    // The rename may have happened before the failure (a failed fsync of checkpoints/): then
-    // the folder is ours and stays in the ledger. When unsure, it stays pending.
-    storage::cleanup_quietly([&] {
-      const bool published = storage.exists(destination);
-      checkpoint::LedgerEntry entry = ledger.pending.back();
-      ledger.pending.pop_back();
-      if (published) ledger.queue.push_back(entry);
-      checkpoint::write_ledger(storage, options.serialization_dir, ledger);
+          }
+          std::string shard_file;
+          if (!leader) {
+            uint64_t bytes = 0;
+            for (const auto& piece : pieces) bytes += piece.tensor.nbytes();
+            check_free_space(bytes);
+          }
+          if (!pieces.empty()) {
+            shard_file = checkpoint::shard_file_name(ranks.rank());
+            files.push_back(checkpoint::write_pieces(storage.create_file(dir / shard_file),
+                                                     dir / shard_file, pieces));
+          }
+          checkpoint::Manifest part;
+          part.files = files;
+          part.sharded = checkpoint::layouts_of(pieces, shard_file);
+          return checkpoint::render_manifest(part);
+        });
+    // 3. Rank 0 commits what all wrote; every rank learns the verdict.
+    on_every_rank("the commit of a save", [&] {
+      if (leader) commit(*pending, *staged, written, is_best_so_far);
+      return std::string();
     });
+  } catch (...) {
+    if (pending) abandon(*pending);
     throw;
   }
+}
+
+Checkpointer::Impl::PendingSave Checkpointer::Impl::reserve(
+    int64_t epoch, std::optional<int64_t> batches_this_epoch, double save_time,
+    const Metrics& metrics) {
+  PendingSave pending;
+  pending.recorded = recordable(metrics, epoch, !batches_this_epoch);
+  pending.started = clock->now();
+  pending.name = CheckpointName{ledger.next_seq, epoch, batches_this_epoch};
+  pending.folder_name = checkpoint::format_checkpoint_name(pending.name);
+  pending.save_time = save_time;
+  // Intent first: whatever happens next, the ledger knows this name is ours.
+  ledger.next_seq += 1;
+  ledger.pending.push_back({pending.folder_name, save_time, pending.recorded});
+  checkpoint::write_ledger(storage, options.serialization_dir, ledger);
+  return pending;
+}
+
+void Checkpointer::Impl::commit(PendingSave& pending, storage::StagedFolder& staged,
+                                const std::vector<std::string>& written, bool is_best_so_far) {
+  checkpoint::Manifest manifest;
+  manifest.seq = pending.name.seq;
+  manifest.epoch = pending.name.epoch;
+  manifest.batches_this_epoch = pending.name.batches_this_epoch;
+  manifest.save_time = pending.save_time;
+  manifest.is_best = is_best_so_far;
+  manifest.metrics = pending.recorded;
+  std::vector<std::vector<checkpoint::ShardedTensorLayout>> layouts;
+  for (const std::string& part : written) {
+    checkpoint::Manifest files = checkpoint::parse_manifest(part, staged.path());
+    manifest.files.insert(manifest.files.end(), files.files.begin(), files.files.end());
+    layouts.push_back(std::move(files.sharded));
+  }
+  manifest.sharded = checkpoint::merge_layouts(layouts);
+  if (auto problem = checkpoint::layout_problem(manifest.sharded)) {
+    throw InvalidArgumentError("cannot commit " + pending.folder_name + ": " + *problem);
+  }
+  checkpoint::write_manifest_file(storage, staged.path(), manifest);
+  const fs::path destination = checkpoints_dir() / pending.folder_name;
+  staged.publish(destination);
+  pending.published = true;
   ledger.pending.pop_back();
-  ledger.queue.push_back({folder_name, save_time, recorded});
+  ledger.queue.push_back({pending.folder_name, pending.save_time, pending.recorded});
   uint64_t bytes = 0;
   for (const auto& file : manifest.files) bytes += file.size;
   char seconds[32];
-  std::snprintf(seconds, sizeof(seconds), "%.3f s", clock->now() - started);
-  log(LogLevel::Info, "saved " + destination.string() + " (epoch " + std::to_string(epoch) +
-                          (batches_this_epoch ? ", batch " + std::to_string(*batches_this_epoch)
-                                              : std::string(", end of epoch")) +
+  std::snprintf(seconds, sizeof(seconds), "%.3f s", clock->now() - pending.started);
+  const auto& batches = pending.name.batches_this_epoch;
+  log(LogLevel::Info, "saved " + destination.string() + " (epoch " +
+                          std::to_string(pending.name.epoch) +
+                          (batches ? ", batch " + std::to_string(*batches)
+                                   : std::string(", end of epoch")) +
                           ", " + format_bytes(bytes) + ") in " + seconds);
 
-  // 4. Best.
+  // 5. Best.
   if (is_best_so_far) {
     checkpoint::publish_best(storage, staging, options.serialization_dir, destination, manifest);
-    ledger.best = folder_name;
-    log(LogLevel::Info, "best model is now " + folder_name);
+    ledger.best = pending.folder_name;
+    log(LogLevel::Info, "best model is now " + pending.folder_name);
   }
 
-  // 5 and 6.
-  apply_retention(folder_name);
+  // 6 and 7.
+  apply_retention(pending.folder_name);
+}
+
+// After a failed save: the ledger forgets the pending name unless the rename happened before
+// the failure (a failed fsync of checkpoints/): then the folder is ours and stays. When unsure,
+// it stays pending.
+void Checkpointer::Impl::abandon(const PendingSave& pending) noexcept {
+  if (pending.published) return;  // the ledger has it already
+  storage::cleanup_quietly([&] {
+    const bool published = storage.exists(checkpoints_dir() / pending.folder_name);
+    checkpoint::LedgerEntry entry = ledger.pending.back();
+    ledger.pending.pop_back();
+    if (published) ledger.queue.push_back(entry);
+    checkpoint::write_ledger(storage, options.serialization_dir, ledger);
+  });
 }
 
 void Checkpointer::Impl::apply_retention(const std::string& newest) {
@@ -399,7 +560,12 @@ bool Checkpointer::maybe_save_checkpoint(Trainer& trainer, int64_t epoch,
                                          int64_t batches_this_epoch) {
   if (!impl_->options.model_save_interval) return false;
   const double now = impl_->clock->now();
-  if (now - impl_->last_timed_save < *impl_->options.model_save_interval) return false;
+  const bool due = now - impl_->last_timed_save >= *impl_->options.model_save_interval;
+  // Ranks' clocks differ: rank 0's decides for all.
+  if (impl_->ranks.size() > 1 ? impl_->agree(due ? "save" : "", "the timed-save decision").empty()
+                              : !due) {
+    return false;
+  }
   impl_->last_timed_save = now;
   impl_->save(epoch, batches_this_epoch, trainer, false, now, {});
   return true;
@@ -426,10 +592,12 @@ std::optional<CheckpointPaths> Checkpointer::find_latest_checkpoint() const {
   return latest;
 }
 
-CheckpointState Checkpointer::restore_checkpoint() {
+CheckpointState Checkpointer::restore_checkpoint() { return restore_shards({}); }
+
+CheckpointState Checkpointer::restore_shards(const SliceRequest& slices) {
   CheckpointState restored;
   impl_->with_newest_valid([&](const Candidate& candidate, const OpenedCheckpoint& opened) {
-    restored = opened.load();
+    restored = opened.load(slices);
     impl_->log(LogLevel::Info, "restored " + (impl_->checkpoints_dir() / candidate.folder).string());
   });
   return restored;

@@ -41,6 +41,21 @@ Json body(const Manifest& manifest) {
     json["files"].push_back(
         {{"name", file.name}, {"size", file.size}, {"xxh3", format::to_hex16(file.xxh3)}});
   }
+  if (manifest.sharded.empty()) return json;
+  json["sharded"] = Json::array();
+  for (const ShardedTensorLayout& tensor : manifest.sharded) {
+    Json pieces = Json::array();
+    for (const ShardPiece& piece : tensor.pieces) {
+      pieces.push_back({{"file", piece.file},
+                        {"tensor", piece.tensor},
+                        {"offsets", piece.offsets},
+                        {"shape", piece.shape}});
+    }
+    json["sharded"].push_back({{"path", tensor.path},
+                               {"dtype", tensor.dtype},
+                               {"global_shape", tensor.global_shape},
+                               {"pieces", std::move(pieces)}});
+  }
   return json;
 }
 
@@ -63,6 +78,33 @@ class Reader {
     }
     return value.get<int64_t>();
   }
+  std::string text(const Json& object, const char* key) const {
+    const Json& value = field(object, key);
+    if (!value.is_string()) fail(std::string("\"") + key + "\" is not a string");
+    return value.get<std::string>();
+  }
+  std::vector<int64_t> integers(const Json& object, const char* key) const {
+    const Json& value = field(object, key);
+    if (!value.is_array()) fail(std::string("\"") + key + "\" is not a list");
+    std::vector<int64_t> result;
+    for (const Json& element : value) {
+      if (!element.is_number_integer() || element.get<int64_t>() < 0) {
+        fail(std::string("\"") + key + "\" holds something other than non-negative integers");
+      }
+      result.push_back(element.get<int64_t>());
+    }
+    return result;
+  }
+  std::vector<std::string> texts(const Json& object, const char* key) const {
+    const Json& value = field(object, key);
+    if (!value.is_array()) fail(std::string("\"") + key + "\" is not a list");
+    std::vector<std::string> result;
+    for (const Json& element : value) {
+      if (!element.is_string()) fail(std::string("\"") + key + "\" holds a non-string");
+      result.push_back(element.get<std::string>());
+    }
+    return result;
+  }
   double number(const Json& value, const std::string& what) const {
     if (!value.is_number()) fail(what + " is not a number");
     return value.get<double>();
@@ -82,7 +124,7 @@ std::string render_manifest(const Manifest& manifest) {
 
 Manifest parse_manifest(std::string_view text, const std::filesystem::path& path) {
   Reader reader(path);
-  Json json = format::parse_strict_json(text, 6, path, "manifest");
+  Json json = format::parse_strict_json(text, 8, path, "manifest");
   if (!json.is_object()) reader.fail("not a JSON object");
   if (reader.integer(json, "format") != kFormatVersion) reader.fail("unsupported format version");
   Manifest manifest;
@@ -119,6 +161,24 @@ Manifest parse_manifest(std::string_view text, const std::filesystem::path& path
     if (!parsed) reader.fail("bad xxh3 for " + file.name);
     file.xxh3 = *parsed;
     manifest.files.push_back(std::move(file));
+  }
+  if (json.contains("sharded")) {
+    const Json& sharded = json.at("sharded");
+    if (!sharded.is_array()) reader.fail("\"sharded\" is not a list");
+    for (const Json& entry : sharded) {
+      ShardedTensorLayout tensor;
+      tensor.path = reader.texts(entry, "path");
+      tensor.dtype = reader.text(entry, "dtype");
+      tensor.global_shape = reader.integers(entry, "global_shape");
+      const Json& pieces = reader.field(entry, "pieces");
+      if (!pieces.is_array()) reader.fail("\"pieces\" is not a list");
+      for (const Json& element : pieces) {
+        tensor.pieces.push_back({reader.text(element, "file"), reader.text(element, "tensor"),
+                                 reader.integers(element, "offsets"),
+                                 reader.integers(element, "shape")});
+      }
+      manifest.sharded.push_back(std::move(tensor));
+    }
   }
   // Every byte counts: the text must be exactly what the writer makes of these values.
   if (render_manifest(manifest) != text) reader.fail("checksum mismatch: the manifest was altered");

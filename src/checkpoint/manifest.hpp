@@ -17,6 +17,24 @@ struct ManifestFile {
   uint64_t xxh3 = 0;  // of the whole file
 };
 
+// One rank's piece of a sharded tensor: tensor `tensor` of file `file` holds the box of the
+// global tensor starting at `offsets` with extent `shape`.
+struct ShardPiece {
+  std::string file;
+  std::string tensor;
+  std::vector<int64_t> offsets;
+  std::vector<int64_t> shape;
+};
+
+// A sharded tensor: where it goes in a restored state, its dtype and global shape, and the
+// pieces that tile it (checkpoint/shards.hpp checks that they do).
+struct ShardedTensorLayout {
+  std::vector<std::string> path;
+  std::string dtype;
+  std::vector<int64_t> global_shape;
+  std::vector<ShardPiece> pieces;
+};
+
 struct Manifest {
   int64_t seq = 0;
   int64_t epoch = 0;
@@ -25,6 +43,7 @@ struct Manifest {
   bool is_best = false;
   std::map<std::string, double> metrics;
   std::vector<ManifestFile> files;
+  std::vector<ShardedTensorLayout> sharded;  // "sharded", left out when empty
 };
 
 // The file's exact text: JSON, two-space indent, ending with "manifest_xxh3".

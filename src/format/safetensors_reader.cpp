@@ -28,6 +28,8 @@ struct SafetensorsFile::Impl {
   void verify_tensor(const TensorInfo& info, std::span<const std::byte> bytes) const;
   std::vector<std::byte> copy_bytes(const TensorInfo& info) const;
   Tensor read_tensor(const TensorInfo& info) const;
+  // The tensor called `name`; throws InvalidArgumentError naming the file when there is none.
+  const TensorInfo& info(std::string_view name) const;
 };
 
 namespace {
@@ -103,6 +105,14 @@ std::vector<std::byte> SafetensorsFile::Impl::copy_bytes(const TensorInfo& info)
   return bytes;
 }
 
+const TensorInfo& SafetensorsFile::Impl::info(std::string_view name) const {
+  auto it = index.find(name);
+  if (it == index.end()) {
+    throw InvalidArgumentError("no tensor '" + std::string(name) + "' in " + path.string(), path);
+  }
+  return header.tensors[it->second];
+}
+
 Tensor SafetensorsFile::Impl::read_tensor(const TensorInfo& info) const {
   const uint64_t nbytes = info.end - info.begin;
   if (options.copy || mapping == nullptr) {
@@ -149,12 +159,15 @@ const std::vector<TensorInfo>& SafetensorsFile::tensors() const noexcept {
 uint64_t SafetensorsFile::file_size() const noexcept { return impl_->file->size(); }
 
 Tensor SafetensorsFile::tensor(std::string_view name) const {
-  auto it = impl_->index.find(name);
-  if (it == impl_->index.end()) {
-    throw InvalidArgumentError("no tensor '" + std::string(name) + "' in " + impl_->path.string(),
-                               impl_->path);
-  }
-  return impl_->read_tensor(impl_->header.tensors[it->second]);
+  return impl_->read_tensor(impl_->info(name));
+}
+
+Tensor SafetensorsFile::tensor_unverified(std::string_view name) const {
+  const TensorInfo& info = impl_->info(name);
+  if (impl_->mapping == nullptr) return Tensor(info.dtype, info.shape, impl_->copy_bytes(info));
+  return Tensor::view(info.dtype, info.shape,
+                      impl_->mapping->bytes().data() + impl_->header.data_offset() + info.begin,
+                      info.end - info.begin, impl_->mapping);
 }
 
 State SafetensorsFile::state() const {

@@ -1,0 +1,333 @@
+#include "checkpoint/shards.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "cairn/error.hpp"
+#include "checkpoint/checkpoint_files.hpp"
+#include "format/checksum.hpp"
+
+namespace cairn::checkpoint {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Metadata key of a piece's block checksums: 16 hex digits per block, comma-separated.
+std::string blocks_key(const std::string& tensor) { return "shard.xxh3_blocks." + tensor; }
+
+int64_t volume(const std::vector<int64_t>& shape) {
+  int64_t total = 1;
+  for (int64_t extent : shape) total *= extent;
+  return total;
+}
+
+// The slot at `path`, or null when the path leads nowhere.
+State* slot_at(CheckpointState& state, const StatePath& path) {
+  if (path.empty()) return nullptr;
+  State* node = path[0] == "model_state"      ? &state.model_state
+                : path[0] == "training_state" ? &state.training_state
+                                              : nullptr;
+  for (size_t i = 1; node != nullptr && i < path.size(); ++i) {
+    const std::string& key = path[i];
+    if (node->is_map()) {
+      node = node->contains(key) ? &node->at(key) : nullptr;
+    } else if (node->is_list()) {
+      size_t index = 0;
+      const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), index);
+      node = error == std::errc() && end == key.data() + key.size() && index < node->size()
+                 ? &node->at(index)
+                 : nullptr;
+    } else {
+      node = nullptr;
+    }
+  }
+  return node;
+}
+
+struct Box {
+  std::vector<int64_t> begin;
+  std::vector<int64_t> end;
+};
+
+std::optional<Box> intersect(const std::vector<int64_t>& offsets_a,
+                             const std::vector<int64_t>& shape_a,
+                             const std::vector<int64_t>& offsets_b,
+                             const std::vector<int64_t>& shape_b) {
+  Box box;
+  for (size_t d = 0; d < shape_a.size(); ++d) {
+    const int64_t begin = std::max(offsets_a[d], offsets_b[d]);
+    const int64_t end = std::min(offsets_a[d] + shape_a[d], offsets_b[d] + shape_b[d]);
+    if (begin >= end) return std::nullopt;
+    box.begin.push_back(begin);
+    box.end.push_back(end);
+  }
+  return box;
+}
+
+// Row-major element index of `index` (global coordinates) inside the box at `offsets` of `shape`.
+int64_t linear_index(const std::vector<int64_t>& index, const std::vector<int64_t>& offsets,
+                     const std::vector<int64_t>& shape) {
+  int64_t linear = 0;
+  for (size_t d = 0; d < shape.size(); ++d) linear = linear * shape[d] + (index[d] - offsets[d]);
+  return linear;
+}
+
+// Copies byte ranges out of one piece, verifying each block it touches once.
+class PieceReader {
+ public:
+  PieceReader(const SafetensorsFile& file, const std::string& tensor)
+      : file_(file), tensor_(tensor), bytes_(file.tensor_unverified(tensor)) {
+    const auto& metadata = file.metadata();
+    const auto it = metadata.find(blocks_key(tensor));
+    if (it == metadata.end()) fail("has no block checksums");
+    const std::string& text = it->second;
+    for (size_t at = 0; at < text.size(); at += 17) {
+      const auto hash = format::parse_hex16(std::string_view(text).substr(at, 16));
+      if (!hash || (at + 16 < text.size() && text[at + 16] != ',')) fail("has bad block checksums");
+      hashes_.push_back(*hash);
+    }
+    const uint64_t size = bytes_.nbytes();
+    if (hashes_.size() != (size + kShardBlockBytes - 1) / kShardBlockBytes) {
+      fail("has " + std::to_string(hashes_.size()) + " block checksums for " +
+           std::to_string(size) + " bytes");
+    }
+    verified_.assign(hashes_.size(), false);
+  }
+
+  void copy(uint64_t from, uint64_t length, std::byte* to) {
+    const std::span<const std::byte> data = bytes_.data();
+    if (length == 0) return;
+    for (uint64_t block = from / kShardBlockBytes; block <= (from + length - 1) / kShardBlockBytes;
+         ++block) {
+      if (verified_[block]) continue;
+      const uint64_t begin = block * kShardBlockBytes;
+      const uint64_t size = std::min<uint64_t>(kShardBlockBytes, data.size() - begin);
+      if (format::xxh3(data.subspan(begin, size)) != hashes_[block]) {
+        fail("block " + std::to_string(block) + " fails its checksum");
+      }
+      verified_[block] = true;
+    }
+    std::memcpy(to, data.data() + from, length);
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& reason) const {
+    throw CorruptDataError(file_.path(), "sharded tensor '" + tensor_ + "' " + reason);
+  }
+
+  const SafetensorsFile& file_;
+  std::string tensor_;
+  Tensor bytes_;
+  std::vector<uint64_t> hashes_;
+  std::vector<bool> verified_;
+};
+
+// Copies the part of `piece` inside `box` into `out` (the bytes of `box`), as runs along the
+// last dimension, merging runs contiguous in both.
+void copy_overlap(PieceReader& reader, const ShardPiece& piece, const Slice& box,
+                  const Box& overlap, size_t element_size, std::byte* out) {
+  const int dims = static_cast<int>(box.shape.size());
+  if (dims == 0) {
+    reader.copy(0, element_size, out);
+    return;
+  }
+  const uint64_t run =
+      static_cast<uint64_t>(overlap.end.back() - overlap.begin.back()) * element_size;
+  std::vector<int64_t> index = overlap.begin;
+  uint64_t pending_from = 0, pending_to = 0, pending_length = 0;
+  while (true) {
+    const uint64_t from =
+        static_cast<uint64_t>(linear_index(index, piece.offsets, piece.shape)) * element_size;
+    const uint64_t to =
+        static_cast<uint64_t>(linear_index(index, box.offsets, box.shape)) * element_size;
+    if (pending_length > 0 && from == pending_from + pending_length &&
+        to == pending_to + pending_length) {
+      pending_length += run;
+    } else {
+      reader.copy(pending_from, pending_length, out + pending_to);
+      pending_from = from;
+      pending_to = to;
+      pending_length = run;
+    }
+    // The next run: an odometer over every dimension but the last.
+    int d = dims - 2;
+    for (; d >= 0; --d) {
+      if (++index[d] < overlap.end[d]) break;
+      index[d] = overlap.begin[d];
+    }
+    if (d < 0) break;
+  }
+  reader.copy(pending_from, pending_length, out + pending_to);
+}
+
+}  // namespace
+
+std::string shard_file_name(int rank) {
+  char name[48];
+  std::snprintf(name, sizeof(name), "shards-rank%05d.safetensors", rank);
+  return name;
+}
+
+std::vector<Piece> take_pieces(CheckpointState& state) {
+  std::vector<Piece> pieces;
+  for (const auto& [path, shard] : state.shards) {
+    const std::string where = format_path(path);
+    State* slot = slot_at(state, path);
+    if (slot == nullptr || !slot->is_tensor()) {
+      throw InvalidArgumentError("sharded tensor " + where + " is not a tensor of the state");
+    }
+    const Tensor& tensor = slot->as_tensor();
+    const auto& shape = tensor.shape();
+    if (shard.global_shape.size() != shape.size() || shard.offsets.size() != shape.size()) {
+      throw InvalidArgumentError("sharded tensor " + where + " has " + std::to_string(shape.size()) +
+                                 " dimensions but its shard gives " +
+                                 std::to_string(shard.global_shape.size()) + " global and " +
+                                 std::to_string(shard.offsets.size()) + " offsets");
+    }
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shard.offsets[d] < 0 || shard.offsets[d] + shape[d] > shard.global_shape[d]) {
+        throw InvalidArgumentError("sharded tensor " + where + ": along dimension " +
+                                   std::to_string(d) + " the piece [" +
+                                   std::to_string(shard.offsets[d]) + ", " +
+                                   std::to_string(shard.offsets[d] + shape[d]) +
+                                   ") lies outside the global extent " +
+                                   std::to_string(shard.global_shape[d]));
+      }
+    }
+    pieces.push_back({path, tensor, shard});
+    *slot = State();
+  }
+  return pieces;
+}
+
+std::vector<ShardedTensorLayout> layouts_of(const std::vector<Piece>& pieces,
+                                            const std::string& file) {
+  std::vector<ShardedTensorLayout> layouts;
+  for (const Piece& piece : pieces) {
+    layouts.push_back({piece.path,
+                       std::string(dtype_name(piece.tensor.dtype())),
+                       piece.shard.global_shape,
+                       {{file, format_path(piece.path), piece.shard.offsets, piece.tensor.shape()}}});
+  }
+  return layouts;
+}
+
+ManifestFile write_pieces(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
+                          const std::vector<Piece>& pieces) {
+  State state = State::map();
+  Metadata metadata;
+  for (const Piece& piece : pieces) {
+    const std::string name = format_path(piece.path);
+    state[name] = piece.tensor;
+    const auto bytes = piece.tensor.data();
+    std::string hashes;
+    for (uint64_t begin = 0; begin < bytes.size(); begin += kShardBlockBytes) {
+      if (!hashes.empty()) hashes += ',';
+      hashes += format::to_hex16(format::xxh3(
+          bytes.subspan(begin, std::min<uint64_t>(kShardBlockBytes, bytes.size() - begin))));
+    }
+    metadata[blocks_key(name)] = hashes;
+  }
+  return write_state_file(std::move(out), path, state, metadata);
+}
+
+std::string layouts_to_json(const std::vector<ShardedTensorLayout>& layouts) {
+  Manifest manifest;
+  manifest.sharded = layouts;
+  return render_manifest(manifest);
+}
+
+std::vector<ShardedTensorLayout> layouts_from_json(const std::string& text) {
+  return parse_manifest(text, "(a rank's shard layout)").sharded;
+}
+
+std::vector<ShardedTensorLayout> merge_layouts(
+    const std::vector<std::vector<ShardedTensorLayout>>& per_rank) {
+  std::map<StatePath, ShardedTensorLayout> merged;
+  for (const auto& layouts : per_rank) {
+    for (const ShardedTensorLayout& layout : layouts) {
+      auto [it, fresh] = merged.try_emplace(layout.path, layout);
+      if (fresh) continue;
+      ShardedTensorLayout& into = it->second;
+      if (into.dtype != layout.dtype || into.global_shape != layout.global_shape) {
+        // Kept as a piece of its own tensor, so layout_problem names the disagreement.
+        into.pieces.push_back({"", "disagrees: " + layout.dtype, {}, layout.global_shape});
+        continue;
+      }
+      into.pieces.insert(into.pieces.end(), layout.pieces.begin(), layout.pieces.end());
+    }
+  }
+  std::vector<ShardedTensorLayout> result;
+  for (auto& [path, layout] : merged) result.push_back(std::move(layout));
+  return result;
+}
+
+std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>& layouts) {
+  for (const ShardedTensorLayout& layout : layouts) {
+    const std::string where = "sharded tensor " + format_path(layout.path);
+    if (layout.path.empty() ||
+        (layout.path[0] != "model_state" && layout.path[0] != "training_state")) {
+      return where + ": the path must start with model_state or training_state";
+    }
+    if (!dtype_from_name(layout.dtype)) return where + ": unknown dtype " + layout.dtype;
+    const size_t dims = layout.global_shape.size();
+    int64_t covered = 0;
+    for (size_t i = 0; i < layout.pieces.size(); ++i) {
+      const ShardPiece& piece = layout.pieces[i];
+      if (piece.file.empty()) {
+        return where + ": ranks disagree on its dtype or global shape (" + piece.tensor + ")";
+      }
+      if (piece.offsets.size() != dims || piece.shape.size() != dims) {
+        return where + ": a piece in " + piece.file + " has the wrong number of dimensions";
+      }
+      for (size_t d = 0; d < dims; ++d) {
+        if (piece.offsets[d] + piece.shape[d] > layout.global_shape[d]) {
+          return where + ": a piece in " + piece.file + " lies outside the global shape";
+        }
+      }
+      for (size_t j = 0; j < i; ++j) {
+        const ShardPiece& other = layout.pieces[j];
+        if (volume(piece.shape) > 0 && volume(other.shape) > 0 &&
+            intersect(piece.offsets, piece.shape, other.offsets, other.shape)) {
+          return where + ": the pieces in " + piece.file + " and " + other.file + " overlap";
+        }
+      }
+      covered += volume(piece.shape);
+    }
+    if (covered != volume(layout.global_shape)) {
+      return where + ": the pieces cover " + std::to_string(covered) + " of its " +
+             std::to_string(volume(layout.global_shape)) + " elements";
+    }
+  }
+  return std::nullopt;
+}
+
+Tensor read_box(const ShardedTensorLayout& layout, const Slice& box,
+                const std::map<std::string, const SafetensorsFile*>& files) {
+  const DType dtype = *dtype_from_name(layout.dtype);
+  const size_t element_size = dtype_size(dtype);
+  std::vector<std::byte> bytes(static_cast<size_t>(volume(box.shape)) * element_size);
+  for (const ShardPiece& piece : layout.pieces) {
+    const auto overlap = intersect(piece.offsets, piece.shape, box.offsets, box.shape);
+    if (!overlap) continue;
+    PieceReader reader(*files.at(piece.file), piece.tensor);
+    copy_overlap(reader, piece, box, *overlap, element_size, bytes.data());
+  }
+  return Tensor(dtype, box.shape, std::move(bytes));
+}
+
+void place(CheckpointState& state, const StatePath& path, Tensor value,
+           const std::filesystem::path& for_errors) {
+  State* slot = slot_at(state, path);
+  if (slot == nullptr || !slot->is_null()) {
+    throw CorruptDataError(for_errors, "sharded tensor " + format_path(path) +
+                                           " has no place in the saved state");
+  }
+  *slot = std::move(value);
+}
+
+}  // namespace cairn::checkpoint

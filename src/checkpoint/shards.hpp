@@ -1,0 +1,66 @@
+// Sharded tensors inside a checkpoint (docs/sharding.md): taking each rank's pieces out of its
+// state, writing them with block checksums, checking that the pieces of all ranks tile each
+// global tensor, and reading back any box of a global tensor from the pieces that hold it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/checkpointer.hpp"
+#include "cairn/safetensors.hpp"
+#include "checkpoint/manifest.hpp"
+
+namespace cairn::checkpoint {
+
+// Restores verify sharded pieces in blocks of this many bytes, so a box is checked without
+// reading the whole piece.
+inline constexpr uint64_t kShardBlockBytes = uint64_t{4} << 20;
+
+// "shards-rank00003.safetensors": the file rank 3 writes.
+std::string shard_file_name(int rank);
+
+struct Piece {
+  StatePath path;
+  Tensor tensor;
+  Shard shard;
+};
+
+// Moves every tensor `state.shards` names out of the state, leaving null in its place, and
+// checks that each piece fits its global shape. Throws InvalidArgumentError naming the path.
+std::vector<Piece> take_pieces(CheckpointState& state);
+
+// The manifest entries of `pieces` as they sit in `file`: one layout per piece.
+std::vector<ShardedTensorLayout> layouts_of(const std::vector<Piece>& pieces,
+                                            const std::string& file);
+// Writes `pieces` as a cairn safetensors file whose metadata holds the XXH3 of every
+// kShardBlockBytes block of every piece; fsyncs and closes it.
+ManifestFile write_pieces(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
+                          const std::vector<Piece>& pieces);
+
+// Text form of layouts, for passing between ranks, and its inverse.
+std::string layouts_to_json(const std::vector<ShardedTensorLayout>& layouts);
+std::vector<ShardedTensorLayout> layouts_from_json(const std::string& text);
+
+// Joins every rank's layouts into one per global tensor, in path order.
+std::vector<ShardedTensorLayout> merge_layouts(
+    const std::vector<std::vector<ShardedTensorLayout>>& per_rank);
+// Why `layouts` do not describe whole tensors (dtype or global shapes that disagree, pieces
+// outside the global shape, overlapping, or leaving gaps), or nullopt when they do.
+std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>& layouts);
+
+// The box `box` of the sharded tensor `layout`, copied from the pieces that hold it; reads and
+// verifies only the blocks of those pieces that the box touches. `files` maps file names to
+// open files. Throws CorruptDataError naming the file on a block checksum mismatch.
+Tensor read_box(const ShardedTensorLayout& layout, const Slice& box,
+                const std::map<std::string, const SafetensorsFile*>& files);
+
+// Puts `value` at `path` of `state` (the slot take_pieces left null). Throws CorruptDataError
+// naming `for_errors` when the path leads nowhere.
+void place(CheckpointState& state, const StatePath& path, Tensor value,
+           const std::filesystem::path& for_errors);
+
+}  // namespace cairn::checkpoint

@@ -27,3 +27,8 @@ if(TARGET cairn_torch)
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(EXPORT cairnTorchTargets NAMESPACE cairn:: DESTINATION ${CAIRN_CMAKE_DIR})
 endif()
+if(TARGET cairn_mpi)
+  install(TARGETS cairn_mpi EXPORT cairnMpiTargets
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT cairnMpiTargets NAMESPACE cairn:: DESTINATION ${CAIRN_CMAKE_DIR})
+endif()

@@ -14,6 +14,7 @@ packages=(
   googletest libgtest-dev libssl-dev              # tests (SHA-256 for interop digests)
   python3 python3-venv python3-numpy              # interop tests with Hugging Face safetensors
   python3-dev pybind11-dev python3-torch          # the Python package and its PyTorch tests
+  libopenmpi-dev openmpi-bin                      # sharded multi-rank checkpoints (cairn_mpi)
 )
 # Into the venv from PyPI: the interop reference, the test runner, the wheel builder.
 python_packages=(safetensors==0.4.5 pytest==8.3.3 scikit-build-core==0.10.7)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then
-#   1. builds with GCC (warnings are errors), LibTorch adapter, demo and Python package included,
-#      and runs every test, including a kill -9/resume run of the demo, a project built against
-#      the installed package with find_package(cairn), the pytest suite of the Python package and
-#      a wheel built by pip from a clean copy of the sources;
+#   1. builds with GCC (warnings are errors), LibTorch adapter, demo, Python package and MPI
+#      coordinator included, and runs every test, including a kill -9/resume run of the demo, a
+#      project built against the installed package with find_package(cairn), the pytest suite of
+#      the Python package, a wheel built by pip from a clean copy of the sources, and sharded
+#      saves under mpirun with 1, 2 and 4 ranks;
 #   2. builds again with clang under AddressSanitizer + UndefinedBehaviorSanitizer and runs the
-#      same tests, plus a bounded libFuzzer run over the safetensors reader.
+#      same tests (multi-rank ones with ranks on threads, not Open MPI's), plus a bounded
+#      libFuzzer run over the safetensors reader.
 # Build folders: build/ and build-asan/. CAIRN_JOBS sets the parallelism (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,7 @@ jobs=${CAIRN_JOBS:-2}
 
 echo "== GCC build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_BUILD_TORCH=ON \
-  -DCAIRN_BUILD_PYTHON=ON
+  -DCAIRN_BUILD_PYTHON=ON -DCAIRN_BUILD_MPI=ON
 cmake --build build -j "$jobs"
 ctest --test-dir build -j "$jobs" --output-on-failure
 

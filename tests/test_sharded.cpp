@@ -47,24 +47,6 @@ void save_steps(const fs::path& dir, int ranks, int64_t first, int64_t last, int
   }));
 }
 
-// Checks what rank `rank` of `ranks` restored against the boxes of the full tensors.
-void expect_restored(const CheckpointState& restored, int64_t step, int rank, int ranks) {
-  const CheckpointState full = testing::full_state(step);
-  EXPECT_EQ(restored.model_state.at("fc.bias"), full.model_state.at("fc.bias"));
-  EXPECT_EQ(restored.training_state.at("global_step").as_int(), step);
-  EXPECT_EQ(restored.training_state.at("epoch").as_int(), step);
-  const SliceRequest request = testing::restore_request(rank, ranks);
-  for (const testing::GlobalTensor& global : testing::global_tensors(step)) {
-    const Slice& box = request.at(global.path);
-    const State* node = global.path[0] == "model_state" ? &restored.model_state
-                                                          : &restored.training_state;
-    for (size_t i = 1; i < global.path.size(); ++i) node = &node->at(global.path[i]);
-    EXPECT_EQ(node->as_tensor(), testing::cut(global.full, box))
-        << format_path(global.path) << " on rank " << rank << " of " << ranks;
-    EXPECT_EQ(restored.shards.at(global.path), (Shard{global.full.shape(), box.offsets}));
-  }
-}
-
 TEST(Sharded, SavedByFourRestoresOnOneTwoThreeAndFour) {
   TempDir dir;
   save_steps(dir.path(), 4, 0, 1);
@@ -79,7 +61,7 @@ TEST(Sharded, SavedByFourRestoresOnOneTwoThreeAndFour) {
     ThreadRanks group(ranks);
     rethrow_any(group.run([&](int rank) {
       Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
-      expect_restored(checkpointer.restore_shards(testing::restore_request(rank, ranks)), 1, rank,
+      testing::expect_restored(checkpointer.restore_shards(testing::restore_request(rank, ranks)), 1, rank,
                       ranks);
     }));
   }
@@ -270,7 +252,7 @@ TEST(Sharded, ADamagedShardOnOneRankMakesAllRanksFallBack) {
   ThreadRanks group(2);
   rethrow_any(group.run([&](int rank) {
     Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
-    expect_restored(checkpointer.restore_shards(testing::restore_request(rank, 2)), 0, rank, 2);
+    testing::expect_restored(checkpointer.restore_shards(testing::restore_request(rank, 2)), 0, rank, 2);
   }));
 }
 

@@ -1,5 +1,7 @@
 #include "support/sharded_states.hpp"
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -67,6 +69,24 @@ SliceRequest restore_request(int rank, int ranks) {
     request[global.path] = even_slice(global.full.shape(), global.restore_dim, rank, ranks);
   }
   return request;
+}
+
+// Checks what rank `rank` of `ranks` restored against the boxes of the full tensors.
+void expect_restored(const CheckpointState& restored, int64_t step, int rank, int ranks) {
+  const CheckpointState full = full_state(step);
+  EXPECT_EQ(restored.model_state.at("fc.bias"), full.model_state.at("fc.bias"));
+  EXPECT_EQ(restored.training_state.at("global_step").as_int(), step);
+  EXPECT_EQ(restored.training_state.at("epoch").as_int(), step);
+  const SliceRequest request = restore_request(rank, ranks);
+  for (const GlobalTensor& global : global_tensors(step)) {
+    const Slice& box = request.at(global.path);
+    const State* node = global.path[0] == "model_state" ? &restored.model_state
+                                                          : &restored.training_state;
+    for (size_t i = 1; i < global.path.size(); ++i) node = &node->at(global.path[i]);
+    EXPECT_EQ(node->as_tensor(), cut(global.full, box))
+        << format_path(global.path) << " on rank " << rank << " of " << ranks;
+    EXPECT_EQ(restored.shards.at(global.path), (Shard{global.full.shape(), box.offsets}));
+  }
 }
 
 Tensor cut(const Tensor& full, const Slice& box) {

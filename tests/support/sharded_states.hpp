@@ -26,6 +26,9 @@ CheckpointState rank_state(int64_t step, int rank, int ranks);
 CheckpointState full_state(int64_t step);
 // What rank `rank` of `ranks` asks for at a restore: each tensor split along restore_dim.
 SliceRequest restore_request(int rank, int ranks);
+// Checks (gtest EXPECTs) what rank `rank` of `ranks` restored with restore_request against the
+// boxes of the full tensors of `step`.
+void expect_restored(const CheckpointState& restored, int64_t step, int rank, int ranks);
 // The box of `full`, element by element.
 Tensor cut(const Tensor& full, const Slice& box);
 

@@ -31,6 +31,8 @@ void translate_errors(std::exception_ptr error) {
     PyErr_SetObject(cls.ptr(), py::make_tuple(e.error_code(), e.what()).ptr());
   } catch (const InvalidArgumentError& e) {
     raise("InvalidArgumentError", e);
+  } catch (const RankError& e) {
+    raise("RankError", e);
   } catch (const Error& e) {
     raise("Error", e);
   }

@@ -5,16 +5,16 @@
   retention by metric (``keep_best_k``) or epoch (``keep_every_n_epochs``).
 - ``cairn.save_file`` / ``cairn.load_file``: one state in one safetensors file.
 - Errors: ``cairn.Error`` and its subclasses ``CorruptDataError``, ``IoError``,
-  ``LockedError``, ``InvalidArgumentError``.
+  ``LockedError``, ``InvalidArgumentError``, ``RankError``.
 
 Log lines (saves, deletions and why, skipped damaged checkpoints) go to the ``cairn`` logger.
 """
 from .checkpointer import Checkpointer, RetentionDecision
-from .errors import CorruptDataError, Error, InvalidArgumentError, IoError, LockedError
+from .errors import CorruptDataError, Error, InvalidArgumentError, IoError, LockedError, RankError
 from .files import load_file, save_file
 
 __version__ = "0.1.0"
 __all__ = [
     "Checkpointer", "RetentionDecision", "save_file", "load_file", "Error", "CorruptDataError",
-    "IoError", "LockedError", "InvalidArgumentError",
+    "IoError", "LockedError", "InvalidArgumentError", "RankError",
 ]

@@ -22,3 +22,7 @@ class LockedError(Error):
 
 class InvalidArgumentError(Error, ValueError):
     """Misuse: a value cairn cannot save, an unknown option, an option out of range."""
+
+
+class RankError(Error):
+    """In a multi-rank save or restore, another rank failed or did not arrive in time."""

@@ -10,6 +10,7 @@
 #include "checkpoint/layout.hpp"
 #include "checkpoint/ledger.hpp"
 #include "checkpoint/manifest.hpp"
+#include "checkpoint/shards.hpp"
 #include "format/checksum.hpp"
 
 namespace cairn {
@@ -86,6 +87,9 @@ class Verifier {
         name && (name->seq != manifest.seq || name->epoch != manifest.epoch ||
                  name->batches_this_epoch != manifest.batches_this_epoch)) {
       problem(manifest_path, "", "manifest does not match the folder's name");
+    }
+    if (auto layout = checkpoint::layout_problem(manifest.sharded)) {
+      problem(manifest_path, "", "manifest: " + *layout);
     }
     for (const DirEntry& entry : storage_.list(dir)) {
       bool listed = entry.name == checkpoint::kManifestFile;

@@ -130,6 +130,30 @@ class CliTest(unittest.TestCase):
         self.assertEqual(model["tensors"][0]["stats"]["min"], 4.0)  # step 4, base value
         self.assertEqual(model["tensors"][0]["stats"]["nan"], 0)
 
+    def test_a_sharded_checkpoint_lists_verifies_and_shows_every_rank_file(self):
+        run_dir = os.path.join(self.tmp, "sharded")
+        subprocess.run([FIXTURE, "sharded", run_dir], check=True)
+        code, listing = run_json("ls", run_dir)
+        self.assertEqual(code, 0)
+        self.assertEqual(len(listing["checkpoints"]), 2)
+        code, out, err = run("verify", run_dir)
+        self.assertEqual(code, 0, out + err)
+        newest = os.path.join(run_dir, "checkpoints", sorted(os.listdir(os.path.join(run_dir, "checkpoints")))[-1])
+        code, shown = run_json("show", newest)
+        self.assertEqual(code, 0)
+        files = [os.path.basename(f["file"]) for f in shown["files"]]
+        self.assertEqual(files, ["model.safetensors", "training_state.safetensors",
+                                 "shards-rank00000.safetensors", "shards-rank00001.safetensors",
+                                 "shards-rank00002.safetensors"])
+        pieces = {t["name"]: t["shape"] for t in shown["files"][2]["tensors"]}
+        self.assertEqual(pieces["model_state/embed.weight"], [13, 8])  # 37 rows over 3 ranks
+        # A flipped byte in one rank's file is found and named.
+        shard = os.path.join(newest, "shards-rank00001.safetensors")
+        self.flip_byte(shard)
+        code, out, err = run("verify", run_dir)
+        self.assertEqual(code, 1)
+        self.assertIn(shard + ": tensor 'model_state/", out)
+
     @unittest.skipUnless(TESTDATA, "no shared test data")
     def test_show_a_file_another_tool_wrote(self):
         code, shown = run_json("show", os.path.join(TESTDATA, "mixed_dtypes.safetensors"), "--stats")

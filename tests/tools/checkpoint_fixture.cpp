@@ -5,14 +5,39 @@
 //                                        lock until its standard input closes
 //   checkpoint_fixture policies DIR      20 epochs with val_loss values, keeping the last 2, the
 //                                        best 3 by val_loss (min) and every 5th epoch
+//   checkpoint_fixture sharded DIR       2 epochs saved by 3 ranks (threads), tensors sharded
 #include <cstdio>
 #include <string>
 
+#include "support/sharded_states.hpp"
+#include "support/thread_ranks.hpp"
 #include "support/trainers.hpp"
+
+namespace {
+
+int save_sharded(const cairn::CheckpointerOptions& options) {
+  cairn::testing::ThreadRanks ranks(3);
+  for (const auto& error : ranks.run([&](int rank) {
+         cairn::CheckpointerOptions rank_options = options;
+         rank_options.coordinator = &ranks.rank(rank);
+         cairn::Checkpointer checkpointer(rank_options);
+         cairn::testing::ShardedTrainer trainer;
+         trainer.rank = rank;
+         trainer.ranks = 3;
+         for (trainer.step = 0; trainer.step < 2; ++trainer.step) {
+           checkpointer.save_checkpoint(trainer.step, trainer, trainer.step == 0);
+         }
+       })) {
+    if (error) std::rethrow_exception(error);
+  }
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s make|hold|policies DIR [SAVES]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s make|hold|policies|sharded DIR [SAVES]\n", argv[0]);
     return 2;
   }
   const std::string command = argv[1];
@@ -26,6 +51,7 @@ int main(int argc, char** argv) {
     options.metric = "val_loss";
     options.keep_every_n_epochs = 5;
   }
+  if (command == "sharded") return save_sharded(options);
   cairn::Checkpointer checkpointer(options);
   cairn::testing::ToyTrainer trainer;
   if (command == "make") {

@@ -45,9 +45,10 @@ nlohmann::ordered_json scalar_json(const State& value);
 std::string scalar_text(const State& value);
 
 // The States stored at `path`: one file (name "") or a checkpoint folder ("model",
-// "training_state"). Tensors view the files; nothing is verified.
+// "training_state", then "shards-rank<r>" for each rank's shard file). Tensors view the files; nothing
+// is verified.
 struct StoredState {
-  std::string part;  // "", "model" or "training_state"
+  std::string part;  // "", "model", "training_state" or "shards-rank<r>"
   std::filesystem::path file;
   State state;
   Metadata metadata;

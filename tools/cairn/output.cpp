@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -73,6 +74,16 @@ std::vector<StoredState> load_stored(const std::filesystem::path& path) {
       throw InvalidArgumentError(path.string() + " holds no model.safetensors: not a checkpoint",
                                  path);
     }
+    // The pieces of sharded tensors, one file per rank (docs/sharding.md), in rank order.
+    std::vector<std::filesystem::path> shards;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("shards-rank") && name.ends_with(".safetensors")) {
+        shards.push_back(entry.path());
+      }
+    }
+    std::sort(shards.begin(), shards.end());
+    for (const auto& shard : shards) files.emplace_back(shard.stem().string(), shard);
   } else {
     files.emplace_back("", path);
   }

@@ -256,6 +256,25 @@ TEST(Sharded, ADamagedShardOnOneRankMakesAllRanksFallBack) {
   }));
 }
 
+TEST(Sharded, FindLatestSharesTheChecksAndAgreesOnAllRanks) {
+  TempDir dir;
+  save_steps(dir.path(), 2, 0, 1);
+  Checkpointer single(testing::quiet_options(dir.path()));
+  const auto listed = single.list_checkpoints();
+  const fs::path file = listed.back().paths.dir / "shards-rank00001.safetensors";
+  flip_byte(file, fs::file_size(file) - 3);
+  ThreadRanks group(2);
+  std::vector<std::optional<CheckpointPaths>> found(2);
+  rethrow_any(group.run([&](int rank) {
+    Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
+    found[rank] = checkpointer.find_latest_checkpoint();
+  }));
+  for (const auto& latest : found) {
+    ASSERT_TRUE(latest);
+    EXPECT_EQ(latest->dir, listed.front().paths.dir);
+  }
+}
+
 TEST(Sharded, BadRequestsAreClearErrors) {
   TempDir dir;
   save_steps(dir.path(), 1, 0, 0);

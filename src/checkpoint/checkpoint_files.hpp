@@ -37,8 +37,9 @@ class OpenedCheckpoint {
                                bool require_training_state);
 
   const Manifest& manifest() const noexcept { return manifest_; }
-  // Reads every tensor and checks its checksum.
-  void verify() const;
+  // Reads every tensor and checks its checksum; with `parts` > 1, only the files whose position
+  // in the manifest is `part` modulo `parts` (ranks share the work).
+  void verify(size_t part = 0, size_t parts = 1) const;
   // The model state and (when present) training state; tensors view the files' mappings and are
   // verified as they are read. Sharded tensors come whole, or as the boxes `slices` names
   // (InvalidArgumentError for a box outside its tensor or a path that is not sharded here).

@@ -586,7 +586,7 @@ void Checkpointer::save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best
 std::optional<CheckpointPaths> Checkpointer::find_latest_checkpoint() const {
   std::optional<CheckpointPaths> latest;
   impl_->with_newest_valid([&](const Candidate& candidate, const OpenedCheckpoint& opened) {
-    opened.verify();
+    opened.verify(static_cast<size_t>(impl_->ranks.rank()), static_cast<size_t>(impl_->ranks.size()));
     latest = impl_->paths_of(candidate.folder);
   });
   return latest;

@@ -77,19 +77,6 @@ void check_file_list(const Manifest& manifest, bool require_training_state,
   }
 }
 
-bool fits(const Slice& box, const std::vector<int64_t>& global_shape) {
-  if (box.offsets.size() != global_shape.size() || box.shape.size() != global_shape.size()) {
-    return false;
-  }
-  for (size_t d = 0; d < global_shape.size(); ++d) {
-    if (box.offsets[d] < 0 || box.shape[d] < 0 ||
-        box.offsets[d] + box.shape[d] > global_shape[d]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 ManifestFile write_state_file(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
@@ -147,6 +134,9 @@ OpenedCheckpoint OpenedCheckpoint::open(Storage& storage, const std::filesystem:
       throw;
     }
   }
+  if (auto problem = pieces_problem(opened.manifest_.sharded, opened.files_by_name())) {
+    throw CorruptDataError(manifest_path, "manifest: " + *problem);
+  }
   return opened;
 }
 
@@ -158,8 +148,7 @@ CheckpointState OpenedCheckpoint::load(const SliceRequest& slices) const {
   CheckpointState state;
   state.model_state = files_.at(0).state();
   if (has_training_state_) state.training_state = files_[1].state();
-  std::map<std::string, const SafetensorsFile*> by_name;
-  for (size_t i = 0; i < files_.size(); ++i) by_name[manifest_.files[i].name] = &files_[i];
+  const auto by_name = files_by_name();
   size_t asked_for = 0;
   for (const ShardedTensorLayout& layout : manifest_.sharded) {
     if (layout.path[0] == "training_state" && !has_training_state_) continue;
@@ -167,7 +156,7 @@ CheckpointState OpenedCheckpoint::load(const SliceRequest& slices) const {
     if (const auto it = slices.find(layout.path); it != slices.end()) {
       box = it->second;
       ++asked_for;
-      if (!fits(box, layout.global_shape)) {
+      if (!inside(box.offsets, box.shape, layout.global_shape)) {
         throw InvalidArgumentError("the box asked for sharded tensor " + format_path(layout.path) +
                                    " lies outside its global shape", dir_);
       }
@@ -184,6 +173,12 @@ CheckpointState OpenedCheckpoint::load(const SliceRequest& slices) const {
     }
   }
   return state;
+}
+
+std::map<std::string, const SafetensorsFile*> OpenedCheckpoint::files_by_name() const {
+  std::map<std::string, const SafetensorsFile*> by_name;
+  for (size_t i = 0; i < files_.size(); ++i) by_name[manifest_.files[i].name] = &files_[i];
+  return by_name;
 }
 
 OpenedCheckpoint open_published(Storage& storage, const std::filesystem::path& checkpoints_dir,

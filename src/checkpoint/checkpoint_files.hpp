@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -46,6 +47,8 @@ class OpenedCheckpoint {
   CheckpointState load(const SliceRequest& slices = {}) const;
 
  private:
+  std::map<std::string, const SafetensorsFile*> files_by_name() const;
+
   std::filesystem::path dir_;
   Manifest manifest_;
   std::vector<SafetensorsFile> files_;  // in the manifest's order: model, training state, shards

@@ -5,25 +5,33 @@
 #include <cstdio>
 #include <cstring>
 
-#include <nlohmann/json.hpp>
-
 #include "cairn/error.hpp"
+#include "cairn/text.hpp"
 #include "checkpoint/checkpoint_files.hpp"
 #include "format/checksum.hpp"
 
 namespace cairn::checkpoint {
 namespace {
 
-using Json = nlohmann::ordered_json;
-
 // Metadata key of a piece's block checksums: 16 hex digits per block, comma-separated.
 std::string blocks_key(const std::string& tensor) { return "shard.xxh3_blocks." + tensor; }
 
-int64_t volume(const std::vector<int64_t>& shape) {
+// Element counts beyond this are refused: shapes read from a file are hostile until checked.
+constexpr int64_t kMaxElements = int64_t{1} << 60;
+
+// The number of elements of `shape`, or nullopt when an extent is negative or the product
+// passes kMaxElements.
+std::optional<int64_t> checked_volume(const std::vector<int64_t>& shape) {
   int64_t total = 1;
-  for (int64_t extent : shape) total *= extent;
+  for (int64_t extent : shape) {
+    if (extent < 0 || (extent != 0 && total > kMaxElements / extent)) return std::nullopt;
+    total *= extent;
+  }
   return total;
 }
+
+// For shapes already checked (a tensor's, or one checked_volume accepted).
+int64_t volume(const std::vector<int64_t>& shape) { return checked_volume(shape).value_or(0); }
 
 // The slot at `path`, or null when the path leads nowhere.
 State* slot_at(CheckpointState& state, const StatePath& path) {
@@ -189,14 +197,16 @@ std::vector<Piece> take_pieces(CheckpointState& state) {
                                  std::to_string(shard.offsets.size()) + " offsets");
     }
     for (size_t d = 0; d < shape.size(); ++d) {
-      if (shard.offsets[d] < 0 || shard.offsets[d] + shape[d] > shard.global_shape[d]) {
+      if (!inside({shard.offsets[d]}, {shape[d]}, {shard.global_shape[d]})) {
         throw InvalidArgumentError("sharded tensor " + where + ": along dimension " +
-                                   std::to_string(d) + " the piece [" +
-                                   std::to_string(shard.offsets[d]) + ", " +
-                                   std::to_string(shard.offsets[d] + shape[d]) +
-                                   ") lies outside the global extent " +
+                                   std::to_string(d) + " the piece of " + std::to_string(shape[d]) +
+                                   " from " + std::to_string(shard.offsets[d]) +
+                                   " lies outside the global extent " +
                                    std::to_string(shard.global_shape[d]));
       }
+    }
+    if (!checked_volume(shard.global_shape)) {
+      throw InvalidArgumentError("sharded tensor " + where + ": the global shape is too large");
     }
     pieces.push_back({path, tensor, shard});
     *slot = State();
@@ -235,16 +245,6 @@ ManifestFile write_pieces(std::unique_ptr<WritableFile> out, const std::filesyst
   return write_state_file(std::move(out), path, state, metadata);
 }
 
-std::string layouts_to_json(const std::vector<ShardedTensorLayout>& layouts) {
-  Manifest manifest;
-  manifest.sharded = layouts;
-  return render_manifest(manifest);
-}
-
-std::vector<ShardedTensorLayout> layouts_from_json(const std::string& text) {
-  return parse_manifest(text, "(a rank's shard layout)").sharded;
-}
-
 std::vector<ShardedTensorLayout> merge_layouts(
     const std::vector<std::vector<ShardedTensorLayout>>& per_rank) {
   std::map<StatePath, ShardedTensorLayout> merged;
@@ -274,20 +274,16 @@ std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>
       return where + ": the path must start with model_state or training_state";
     }
     if (!dtype_from_name(layout.dtype)) return where + ": unknown dtype " + layout.dtype;
-    const size_t dims = layout.global_shape.size();
+    const auto global_volume = checked_volume(layout.global_shape);
+    if (!global_volume) return where + ": its global shape is too large";
     int64_t covered = 0;
     for (size_t i = 0; i < layout.pieces.size(); ++i) {
       const ShardPiece& piece = layout.pieces[i];
       if (piece.file.empty()) {
         return where + ": ranks disagree on its dtype or global shape (" + piece.tensor + ")";
       }
-      if (piece.offsets.size() != dims || piece.shape.size() != dims) {
-        return where + ": a piece in " + piece.file + " has the wrong number of dimensions";
-      }
-      for (size_t d = 0; d < dims; ++d) {
-        if (piece.offsets[d] + piece.shape[d] > layout.global_shape[d]) {
-          return where + ": a piece in " + piece.file + " lies outside the global shape";
-        }
+      if (!inside(piece.offsets, piece.shape, layout.global_shape)) {
+        return where + ": a piece in " + piece.file + " lies outside the global shape";
       }
       for (size_t j = 0; j < i; ++j) {
         const ShardPiece& other = layout.pieces[j];
@@ -298,12 +294,44 @@ std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>
       }
       covered += volume(piece.shape);
     }
-    if (covered != volume(layout.global_shape)) {
+    if (covered != *global_volume) {
       return where + ": the pieces cover " + std::to_string(covered) + " of its " +
-             std::to_string(volume(layout.global_shape)) + " elements";
+             std::to_string(*global_volume) + " elements";
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::string> pieces_problem(const std::vector<ShardedTensorLayout>& layouts,
+                                          const std::map<std::string, const SafetensorsFile*>& files) {
+  for (const ShardedTensorLayout& layout : layouts) {
+    for (const ShardPiece& piece : layout.pieces) {
+      const auto file = files.find(piece.file);
+      if (file == files.end()) return "no file " + piece.file + " for " + piece.tensor;
+      const auto& tensors = file->second->tensors();
+      const auto info = std::find_if(tensors.begin(), tensors.end(),
+                                     [&](const TensorInfo& t) { return t.name == piece.tensor; });
+      if (info == tensors.end()) return piece.file + " holds no tensor '" + piece.tensor + "'";
+      if (dtype_name(info->dtype) != layout.dtype || info->shape != piece.shape) {
+        return piece.file + ": tensor '" + piece.tensor + "' is " +
+               std::string(dtype_name(info->dtype)) + " " + format_shape(info->shape) +
+               ", the manifest says " + layout.dtype + " " + format_shape(piece.shape);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool inside(const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape,
+            const std::vector<int64_t>& global_shape) {
+  if (offsets.size() != global_shape.size() || shape.size() != global_shape.size()) return false;
+  for (size_t d = 0; d < global_shape.size(); ++d) {
+    if (offsets[d] < 0 || shape[d] < 0 || shape[d] > global_shape[d] ||
+        offsets[d] > global_shape[d] - shape[d]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 Tensor read_box(const ShardedTensorLayout& layout, const Slice& box,

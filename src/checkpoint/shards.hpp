@@ -41,20 +41,26 @@ std::vector<ShardedTensorLayout> layouts_of(const std::vector<Piece>& pieces,
 ManifestFile write_pieces(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
                           const std::vector<Piece>& pieces);
 
-// Text form of layouts, for passing between ranks, and its inverse.
-std::string layouts_to_json(const std::vector<ShardedTensorLayout>& layouts);
-std::vector<ShardedTensorLayout> layouts_from_json(const std::string& text);
-
 // Joins every rank's layouts into one per global tensor, in path order.
 std::vector<ShardedTensorLayout> merge_layouts(
     const std::vector<std::vector<ShardedTensorLayout>>& per_rank);
 // Why `layouts` do not describe whole tensors (dtype or global shapes that disagree, pieces
-// outside the global shape, overlapping, or leaving gaps), or nullopt when they do.
+// outside the global shape, overlapping, or leaving gaps, sizes that overflow), or nullopt when
+// they do. Safe on hostile values.
 std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>& layouts);
+// Why the pieces `layouts` name are not in `files` as described (a missing file or tensor, another
+// dtype or shape), or nullopt. After it, reading a piece stays inside its tensor's bytes.
+std::optional<std::string> pieces_problem(const std::vector<ShardedTensorLayout>& layouts,
+                                          const std::map<std::string, const SafetensorsFile*>& files);
+// True when the box at `offsets` with `shape` lies inside `global_shape` (same rank, no negative
+// values); never overflows.
+bool inside(const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape,
+            const std::vector<int64_t>& global_shape);
 
 // The box `box` of the sharded tensor `layout`, copied from the pieces that hold it; reads and
 // verifies only the blocks of those pieces that the box touches. `files` maps file names to
-// open files. Throws CorruptDataError naming the file on a block checksum mismatch.
+// open files; layout_problem and pieces_problem must have passed, and `box` be inside. Throws
+// CorruptDataError naming the file on a block checksum mismatch.
 Tensor read_box(const ShardedTensorLayout& layout, const Slice& box,
                 const std::map<std::string, const SafetensorsFile*>& files);
 

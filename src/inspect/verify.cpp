@@ -2,6 +2,7 @@
 // every problem instead of stopping at the first.
 #include <algorithm>
 #include <cerrno>
+#include <map>
 
 #include "cairn/error.hpp"
 #include "cairn/inspect.hpp"
@@ -97,6 +98,26 @@ class Verifier {
       if (!listed) problem(dir / entry.name, "", "not listed in the manifest");
     }
     for (const checkpoint::ManifestFile& entry : manifest.files) check_listed_file(dir, entry);
+    check_pieces(dir, manifest);
+  }
+
+  // The pieces a sharded manifest names are in its files with the dtype and shape it says.
+  void check_pieces(const fs::path& dir, const checkpoint::Manifest& manifest) {
+    if (manifest.sharded.empty()) return;
+    std::vector<SafetensorsFile> files;
+    files.reserve(manifest.files.size());
+    std::map<std::string, const SafetensorsFile*> by_name;
+    try {
+      for (const auto& entry : manifest.files) {
+        files.push_back(SafetensorsFile::open(dir / entry.name, {.verify_checksums = false}, storage_));
+        by_name[entry.name] = &files.back();
+      }
+    } catch (const Error&) {  // NOLINT(bugprone-empty-catch): check_listed_file reported it
+      return;
+    }
+    if (auto pieces = checkpoint::pieces_problem(manifest.sharded, by_name)) {
+      problem(dir / checkpoint::kManifestFile, "", "manifest: " + *pieces);
+    }
   }
 
   void check_directory(const fs::path& dir) {

@@ -200,7 +200,7 @@ std::vector<Piece> take_pieces(CheckpointState& state) {
       if (!inside({shard.offsets[d]}, {shape[d]}, {shard.global_shape[d]})) {
         throw InvalidArgumentError("sharded tensor " + where + ": along dimension " +
                                    std::to_string(d) + " the piece of " + std::to_string(shape[d]) +
-                                   " from " + std::to_string(shard.offsets[d]) +
+                                   " from offset " + std::to_string(shard.offsets[d]) +
                                    " lies outside the global extent " +
                                    std::to_string(shard.global_shape[d]));
       }

@@ -251,10 +251,7 @@ class KilledAfterPublish final : public testing::ForwardingStorage {
 // more folder, as the next writer adopted the published one without applying retention.
 TEST(KillAfterPublish, TheNextWriterAppliesRetentionBeforeItsOwnSave) {
   TempDir dir;
-  CheckpointerOptions options;
-  options.serialization_dir = dir.path();
-  options.logger = null_logger();
-  options.num_serialized_models_to_keep = 2;
+  const CheckpointerOptions options = testing::quiet_options(dir.path(), 2);
   {
     Checkpointer writer(options);
     ToyTrainer trainer;

@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 using testing::ThreadRanks;
 
-CheckpointerOptions rank_options(const fs::path& dir, Coordinator& coordinator, int keep = 2) {
-  CheckpointerOptions options = testing::quiet_options(dir, keep);
-  options.coordinator = &coordinator;
-  return options;
-}
-
 void rethrow_any(const std::vector<std::exception_ptr>& errors) {
   for (const auto& error : errors) {
     if (error) std::rethrow_exception(error);
@@ -37,7 +31,7 @@ void rethrow_any(const std::vector<std::exception_ptr>& errors) {
 void save_steps(const fs::path& dir, int ranks, int64_t first, int64_t last, int keep = 2) {
   ThreadRanks group(ranks);
   rethrow_any(group.run([&](int rank) {
-    Checkpointer checkpointer(rank_options(dir, group.rank(rank), keep));
+    Checkpointer checkpointer(testing::rank_options(dir, group.rank(rank), keep));
     testing::ShardedTrainer trainer;
     trainer.rank = rank;
     trainer.ranks = ranks;
@@ -60,7 +54,7 @@ TEST(Sharded, SavedByFourRestoresOnOneTwoThreeAndFour) {
   for (int ranks = 1; ranks <= 4; ++ranks) {
     ThreadRanks group(ranks);
     rethrow_any(group.run([&](int rank) {
-      Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
+      Checkpointer checkpointer(testing::rank_options(dir.path(), group.rank(rank)));
       testing::expect_restored(checkpointer.restore_shards(testing::restore_request(rank, ranks)), 1, rank,
                       ranks);
     }));
@@ -98,7 +92,7 @@ TEST(Sharded, ARankThatFailsMidSaveLeavesNothingVisibleAndEveryRankIsTold) {
   ThreadRanks group(4);
   testing::FaultyStorage faulty;
   const auto errors = group.run([&](int rank) {
-    CheckpointerOptions options = rank_options(dir.path(), group.rank(rank));
+    CheckpointerOptions options = testing::rank_options(dir.path(), group.rank(rank));
     if (rank == 2) {
       options.storage = &faulty;
       faulty.fail_at(4, ENOSPC);  // while writing its shard file
@@ -135,7 +129,7 @@ TEST(Sharded, ATrainerThatThrowsOnOneRankAbortsTheSaveOnAll) {
   TempDir dir;
   ThreadRanks group(2);
   const auto errors = group.run([&](int rank) {
-    Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
+    Checkpointer checkpointer(testing::rank_options(dir.path(), group.rank(rank)));
     struct Failing : Trainer {
       int rank = 0;
       CheckpointState get_checkpoint_state() override {
@@ -155,7 +149,7 @@ TEST(Sharded, PiecesThatDoNotTileTheTensorAreRefusedAndNothingIsPublished) {
   TempDir dir;
   ThreadRanks group(2);
   const auto errors = group.run([&](int rank) {
-    Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
+    Checkpointer checkpointer(testing::rank_options(dir.path(), group.rank(rank)));
     struct Overlapping : Trainer {
       CheckpointState get_checkpoint_state() override {
         CheckpointState state{State::map(), State::map()};
@@ -251,7 +245,7 @@ TEST(Sharded, ADamagedShardOnOneRankMakesAllRanksFallBack) {
   flip_byte(file, fs::file_size(file) - 3);
   ThreadRanks group(2);
   rethrow_any(group.run([&](int rank) {
-    Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
+    Checkpointer checkpointer(testing::rank_options(dir.path(), group.rank(rank)));
     testing::expect_restored(checkpointer.restore_shards(testing::restore_request(rank, 2)), 0, rank, 2);
   }));
 }
@@ -266,7 +260,7 @@ TEST(Sharded, FindLatestSharesTheChecksAndAgreesOnAllRanks) {
   ThreadRanks group(2);
   std::vector<std::optional<CheckpointPaths>> found(2);
   rethrow_any(group.run([&](int rank) {
-    Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
+    Checkpointer checkpointer(testing::rank_options(dir.path(), group.rank(rank)));
     found[rank] = checkpointer.find_latest_checkpoint();
   }));
   for (const auto& latest : found) {
@@ -291,7 +285,7 @@ TEST(Sharded, AMissingRankIsNamedAfterABoundedWait) {
   const auto started = std::chrono::steady_clock::now();
   const auto errors = group.run([&](int rank) {
     if (rank == 2) return;  // never saves
-    Checkpointer checkpointer(rank_options(dir.path(), group.rank(rank)));
+    Checkpointer checkpointer(testing::rank_options(dir.path(), group.rank(rank)));
     testing::ShardedTrainer trainer;
     trainer.rank = rank;
     trainer.ranks = 3;

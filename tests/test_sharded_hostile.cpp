@@ -28,9 +28,7 @@ constexpr int64_t kHuge = std::numeric_limits<int64_t>::max();
 void make_run(const fs::path& dir) {
   testing::ThreadRanks group(2);
   for (const auto& error : group.run([&](int rank) {
-         CheckpointerOptions options = testing::quiet_options(dir);
-         options.coordinator = &group.rank(rank);
-         Checkpointer checkpointer(options);
+         Checkpointer checkpointer(testing::rank_options(dir, group.rank(rank)));
          testing::ShardedTrainer trainer;
          trainer.rank = rank;
          trainer.ranks = 2;

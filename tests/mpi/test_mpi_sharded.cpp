@@ -20,15 +20,9 @@ namespace fs = std::filesystem;
 using testing::world_rank;
 using testing::world_size;
 
-CheckpointerOptions rank_options(const fs::path& dir, Coordinator& ranks, int keep = 2) {
-  CheckpointerOptions options = testing::quiet_options(dir, keep);
-  options.coordinator = &ranks;
-  return options;
-}
-
 void save_steps(const fs::path& dir, int64_t first, int64_t last, int keep = 2) {
   MpiCoordinator ranks;
-  Checkpointer checkpointer(rank_options(dir, ranks, keep));
+  Checkpointer checkpointer(testing::rank_options(dir, ranks, keep));
   testing::ShardedTrainer trainer;
   trainer.rank = ranks.rank();
   trainer.ranks = ranks.size();
@@ -46,7 +40,7 @@ TEST(MpiSharded, SavedByAllRanksRestoresOnEveryNumberOfRanks) {
     if (part != MPI_COMM_NULL) {
       {
         MpiCoordinator coordinator(part);
-        Checkpointer checkpointer(rank_options(dir.path(), coordinator));
+        Checkpointer checkpointer(testing::rank_options(dir.path(), coordinator));
         testing::expect_restored(
             checkpointer.restore_shards(testing::restore_request(coordinator.rank(), ranks)), 1,
             coordinator.rank(), ranks);
@@ -81,7 +75,7 @@ TEST(MpiSharded, ARankThatFailsMidSaveLeavesNothingVisible) {
   {
     MpiCoordinator ranks;
     FailingShardFiles failing_storage;
-    CheckpointerOptions options = rank_options(dir.path(), ranks);
+    CheckpointerOptions options = testing::rank_options(dir.path(), ranks);
     if (ranks.rank() == failing) options.storage = &failing_storage;
     Checkpointer checkpointer(options);
     testing::ShardedTrainer trainer;
@@ -104,7 +98,7 @@ TEST(MpiSharded, ARankThatFailsMidSaveLeavesNothingVisible) {
   EXPECT_EQ(testing::epochs_on_disk(dir.path()), (std::vector<int64_t>{0}));
   {
     MpiCoordinator ranks;
-    Checkpointer checkpointer(rank_options(dir.path(), ranks));
+    Checkpointer checkpointer(testing::rank_options(dir.path(), ranks));
     testing::expect_restored(
         checkpointer.restore_shards(testing::restore_request(ranks.rank(), ranks.size())), 0,
         ranks.rank(), ranks.size());

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "support/states.hpp"
+#include "support/trainers.hpp"
 
 namespace cairn::testing {
 namespace {
@@ -87,6 +88,13 @@ void expect_restored(const CheckpointState& restored, int64_t step, int rank, in
         << format_path(global.path) << " on rank " << rank << " of " << ranks;
     EXPECT_EQ(restored.shards.at(global.path), (Shard{global.full.shape(), box.offsets}));
   }
+}
+
+CheckpointerOptions rank_options(const std::filesystem::path& dir, Coordinator& coordinator,
+                                 int keep) {
+  CheckpointerOptions options = quiet_options(dir, keep);
+  options.coordinator = &coordinator;
+  return options;
 }
 
 Tensor cut(const Tensor& full, const Slice& box) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <vector>
 
 #include "cairn/checkpointer.hpp"
@@ -31,6 +32,10 @@ SliceRequest restore_request(int rank, int ranks);
 void expect_restored(const CheckpointState& restored, int64_t step, int rank, int ranks);
 // The box of `full`, element by element.
 Tensor cut(const Tensor& full, const Slice& box);
+
+// Options for one rank: quiet_options (trainers.hpp) with `coordinator`.
+CheckpointerOptions rank_options(const std::filesystem::path& dir, Coordinator& coordinator,
+                                 int keep = 2);
 
 // A trainer that reports rank_state(step, rank, ranks).
 struct ShardedTrainer final : Trainer {

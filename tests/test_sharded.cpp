@@ -172,6 +172,64 @@ TEST(Sharded, PiecesThatDoNotTileTheTensorAreRefusedAndNothingIsPublished) {
   EXPECT_TRUE(testing::epochs_on_disk(dir.path()).empty());
 }
 
+// Pipeline-style: a tensor only rank 1 holds (rank 0 has no piece, nor the map it sits in).
+struct PipelineTrainer final : Trainer {
+  int rank = 0;
+  bool rank0_keeps_a_copy = false;
+  static Tensor layer() { return testing::patterned_tensor(DType::F32, {4, 3}, 77); }
+  CheckpointState get_checkpoint_state() override {
+    CheckpointState state{State::map(), State::map()};
+    state.model_state["shared"] = testing::patterned_tensor(DType::F32, {2}, 5);
+    if (rank == 1) {
+      state.model_state["stage1"]["weight"] = layer();
+      state.shards[{"model_state", "stage1", "weight"}] = Shard{{4, 3}, {0, 0}};
+    } else if (rank0_keeps_a_copy) {
+      state.model_state["stage1"]["weight"] = layer();
+    }
+    return state;
+  }
+};
+
+TEST(Sharded, ATensorRank0HoldsNoPieceOfRestoresWhole) {
+  TempDir dir;
+  ThreadRanks group(2);
+  rethrow_any(group.run([&](int rank) {
+    Checkpointer checkpointer(testing::rank_options(dir.path(), group.rank(rank)));
+    PipelineTrainer trainer;
+    trainer.rank = rank;
+    checkpointer.save_checkpoint(0, trainer);
+  }));
+  Checkpointer single(testing::quiet_options(dir.path()));
+  const CheckpointState whole = single.restore_checkpoint();
+  EXPECT_EQ(whole.model_state.at("stage1").at("weight").as_tensor(), PipelineTrainer::layer());
+  EXPECT_EQ(whole.model_state.at("shared").as_tensor(), testing::patterned_tensor(DType::F32, {2}, 5));
+  const Slice rows{{2, 0}, {2, 3}};
+  const CheckpointState part = single.restore_shards({{{"model_state", "stage1", "weight"}, rows}});
+  EXPECT_EQ(part.model_state.at("stage1").at("weight").as_tensor(), testing::cut(PipelineTrainer::layer(), rows));
+}
+
+TEST(Sharded, Rank0HoldingAValueAnotherRankShardsIsRefused) {
+  TempDir dir;
+  ThreadRanks group(2);
+  const auto errors = group.run([&](int rank) {
+    Checkpointer checkpointer(testing::rank_options(dir.path(), group.rank(rank)));
+    PipelineTrainer trainer;
+    trainer.rank = rank;
+    trainer.rank0_keeps_a_copy = true;
+    checkpointer.save_checkpoint(0, trainer);
+  });
+  ASSERT_TRUE(errors[0] && errors[1]);
+  try {
+    std::rethrow_exception(errors[0]);
+  } catch (const InvalidArgumentError& error) {
+    EXPECT_NE(std::string(error.what()).find("model_state/stage1/weight: rank 0 holds a value of its own"),
+              std::string::npos)
+        << error.what();
+  }
+  EXPECT_THROW(std::rethrow_exception(errors[1]), RankError);
+  EXPECT_TRUE(testing::epochs_on_disk(dir.path()).empty());
+}
+
 TEST(Sharded, AShardOutsideItsGlobalShapeIsAClearError) {
   TempDir dir;
   Checkpointer checkpointer(testing::quiet_options(dir.path()));

@@ -384,7 +384,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
   std::optional<storage::StagedFolder> staged;
   std::optional<PendingSave> pending;
   try {
-    const std::string staging_path = on_every_rank("the start of a save", [&] {
+    const std::vector<std::string> started = on_every_rank("the start of a save", [&] {
       state = trainer.get_checkpoint_state();
       if (state.training_state.is_null()) state.training_state = State::map();
       if (!state.training_state.is_map()) {
@@ -402,17 +402,26 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
         check_free_space(tensor_bytes(state.model_state) + tensor_bytes(state.training_state));
       }
       pieces = checkpoint::take_pieces(state);
-      if (!leader) return std::string();
+      // Rank 0 learns every sharded path (to leave a place for each in its trees); every rank
+      // learns the staging folder, on the first line of rank 0's report.
+      if (!leader) return checkpoint::paths_to_text(pieces);
       pending = reserve(epoch, batches_this_epoch, save_time, metrics);
       staged.emplace(staging.begin(pending->folder_name));
-      return staged->path().string();
-    })[0];
+      return staged->path().string() + '\n' + checkpoint::paths_to_text(pieces);
+    });
+    const std::string staging_path = started[0].substr(0, started[0].find('\n'));
     // 2. Every rank writes its files into the staging folder.
     const std::vector<std::string> written =
         on_every_rank("writing " + (leader ? pending->folder_name : staging_path), [&] {
           const fs::path dir = staging_path;
           std::vector<checkpoint::ManifestFile> files;
           if (leader) {
+            for (size_t rank = 0; rank < started.size(); ++rank) {
+              const std::string& report = started[rank];
+              checkpoint::make_room(state, checkpoint::paths_from_text(
+                                               rank == 0 ? report.substr(report.find('\n') + 1)
+                                                         : report));
+            }
             files = checkpoint::write_state_files(storage, dir, state.model_state,
                                                   &state.training_state);
           }

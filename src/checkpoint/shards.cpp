@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "cairn/error.hpp"
 #include "cairn/text.hpp"
 #include "checkpoint/checkpoint_files.hpp"
@@ -33,26 +35,27 @@ std::optional<int64_t> checked_volume(const std::vector<int64_t>& shape) {
 // For shapes already checked (a tensor's, or one checked_volume accepted).
 int64_t volume(const std::vector<int64_t>& shape) { return checked_volume(shape).value_or(0); }
 
+// "model_state" or "training_state" of `state`, or null for any other name.
+State* root_of(CheckpointState& state, const std::string& name) {
+  if (name == "model_state") return &state.model_state;
+  if (name == "training_state") return &state.training_state;
+  return nullptr;
+}
+
+// The child of `node` at `key` (a map key, or a list index in decimal), or null.
+State* child_of(State& node, const std::string& key) {
+  if (node.is_map()) return node.contains(key) ? &node.at(key) : nullptr;
+  if (!node.is_list()) return nullptr;
+  size_t index = 0;
+  const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), index);
+  if (error != std::errc() || end != key.data() + key.size() || index >= node.size()) return nullptr;
+  return &node.at(index);
+}
+
 // The slot at `path`, or null when the path leads nowhere.
 State* slot_at(CheckpointState& state, const StatePath& path) {
-  if (path.empty()) return nullptr;
-  State* node = path[0] == "model_state"      ? &state.model_state
-                : path[0] == "training_state" ? &state.training_state
-                                              : nullptr;
-  for (size_t i = 1; node != nullptr && i < path.size(); ++i) {
-    const std::string& key = path[i];
-    if (node->is_map()) {
-      node = node->contains(key) ? &node->at(key) : nullptr;
-    } else if (node->is_list()) {
-      size_t index = 0;
-      const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), index);
-      node = error == std::errc() && end == key.data() + key.size() && index < node->size()
-                 ? &node->at(index)
-                 : nullptr;
-    } else {
-      node = nullptr;
-    }
-  }
+  State* node = path.empty() ? nullptr : root_of(state, path[0]);
+  for (size_t i = 1; node != nullptr && i < path.size(); ++i) node = child_of(*node, path[i]);
   return node;
 }
 
@@ -212,6 +215,44 @@ std::vector<Piece> take_pieces(CheckpointState& state) {
     *slot = State();
   }
   return pieces;
+}
+
+std::string paths_to_text(const std::vector<Piece>& pieces) {
+  nlohmann::json paths = nlohmann::json::array();
+  for (const Piece& piece : pieces) paths.push_back(piece.path);
+  return paths.dump();
+}
+
+std::vector<StatePath> paths_from_text(const std::string& text) {
+  try {
+    return nlohmann::json::parse(text).get<std::vector<StatePath>>();
+  } catch (const nlohmann::json::exception& error) {
+    throw CorruptDataError("(a rank's sharded paths)", error.what());
+  }
+}
+
+void make_room(CheckpointState& state, const std::vector<StatePath>& paths) {
+  for (const StatePath& path : paths) {
+    const std::string where = format_path(path);
+    State* node = path.empty() ? nullptr : root_of(state, path[0]);
+    if (node == nullptr) {
+      throw InvalidArgumentError("sharded tensor " + where +
+                                 ": the path must start with model_state or training_state");
+    }
+    for (size_t i = 1; i < path.size(); ++i) {
+      if (node->is_null()) *node = State::map();
+      if (node->is_map() && !node->contains(path[i])) (*node)[path[i]] = State();
+      node = child_of(*node, path[i]);
+      if (node == nullptr) {
+        throw InvalidArgumentError("sharded tensor " + where + " has no place in rank 0's state " +
+                                   "(its path runs through a value or past a list's end)");
+      }
+    }
+    if (!node->is_null()) {
+      throw InvalidArgumentError("sharded tensor " + where + ": rank 0 holds a value of its own " +
+                                 "there, while another rank declares it a shard");
+    }
+  }
 }
 
 std::vector<ShardedTensorLayout> layouts_of(const std::vector<Piece>& pieces,

@@ -33,6 +33,17 @@ struct Piece {
 // checks that each piece fits its global shape. Throws InvalidArgumentError naming the path.
 std::vector<Piece> take_pieces(CheckpointState& state);
 
+// The paths of `pieces` as text (JSON), for passing between ranks, and back. Throws
+// CorruptDataError for text that is not such a list.
+std::string paths_to_text(const std::vector<Piece>& pieces);
+std::vector<StatePath> paths_from_text(const std::string& text);
+
+// Makes `state` hold null at each of `paths` (tensors some rank shards), creating missing map
+// entries, so that a restore has a place for them even where this rank holds no piece. Throws
+// InvalidArgumentError for a path where the state holds a value of its own, or that runs through
+// a leaf or past the end of a list.
+void make_room(CheckpointState& state, const std::vector<StatePath>& paths);
+
 // The manifest entries of `pieces` as they sit in `file`: one layout per piece.
 std::vector<ShardedTensorLayout> layouts_of(const std::vector<Piece>& pieces,
                                             const std::string& file);

@@ -93,6 +93,7 @@ struct CheckpointInfo {
   bool is_best = false;    // its model is the current best/
   bool permanent = false;  // kept for good by keep_serialized_model_every_num_seconds
   Metrics metrics;         // given to save_checkpoint
+  int shard_files = 0;     // sharded saves: how many ranks wrote pieces (0: not sharded)
 };
 
 struct CheckpointerOptions {

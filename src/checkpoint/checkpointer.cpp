@@ -649,7 +649,10 @@ std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {
       info.batches_this_epoch = name->batches_this_epoch;
       info.save_time = opened.manifest().save_time;
       info.metrics = opened.manifest().metrics;
-      for (const auto& file : opened.manifest().files) info.size_bytes += file.size;
+      for (const auto& file : opened.manifest().files) {
+        info.size_bytes += file.size;
+        if (file.name.starts_with(checkpoint::kShardFilePrefix)) ++info.shard_files;
+      }
       info.is_best = ledger.best == entry.name;
       info.permanent = permanent;
       infos.push_back(std::move(info));

@@ -179,7 +179,7 @@ void copy_overlap(PieceReader& reader, const ShardPiece& piece, const Slice& box
 
 std::string shard_file_name(int rank) {
   char name[48];
-  std::snprintf(name, sizeof(name), "shards-rank%05d.safetensors", rank);
+  std::snprintf(name, sizeof(name), "%s%05d.safetensors", kShardFilePrefix, rank);
   return name;
 }
 

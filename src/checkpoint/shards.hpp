@@ -20,6 +20,7 @@ namespace cairn::checkpoint {
 // reading the whole piece.
 inline constexpr uint64_t kShardBlockBytes = uint64_t{4} << 20;
 
+inline constexpr const char* kShardFilePrefix = "shards-rank";
 // "shards-rank00003.safetensors": the file rank 3 writes.
 std::string shard_file_name(int rank);
 

@@ -40,6 +40,7 @@ int run_ls(const LsOptions& options) {
     if (listing.latest == info.name) flags.push_back("latest");
     if (info.is_best) flags.push_back("best");
     if (info.permanent) flags.push_back("kept-for-good");
+    if (info.shard_files > 0) flags.push_back("sharded:" + std::to_string(info.shard_files));
     return flags;
   };
 
@@ -104,7 +105,7 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<LsOptions>();
   CLI::App* ls = app.add_subcommand(
       "ls", "List a serialization directory's checkpoints in save order, with epoch, batch, save "
-            "time, size, flags (latest, best, kept-for-good), metrics and why retention keeps it "
+            "time, size, flags (latest, best, kept-for-good, sharded:<ranks that wrote pieces>), metrics and why retention keeps it "
             "(the last writer's policies); also staging leftovers and entries cairn does not own.\n\nExample:\n  cairn ls runs/exp1 --verify");
   ls->add_option("DIR", options->dir, "Serialization directory")->required()->check(CLI::ExistingDirectory);
   ls->add_flag("--verify", options->verify, "Verify each checkpoint and show a status column");

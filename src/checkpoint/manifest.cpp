@@ -123,6 +123,15 @@ std::string render_manifest(const Manifest& manifest) {
 }
 
 Manifest parse_manifest(std::string_view text, const std::filesystem::path& path) {
+  Manifest manifest = parse_manifest_values(text, path);
+  // Every byte counts: the text must be exactly what the writer makes of these values.
+  if (render_manifest(manifest) != text) {
+    throw CorruptDataError(path, "manifest: checksum mismatch: the manifest was altered");
+  }
+  return manifest;
+}
+
+Manifest parse_manifest_values(std::string_view text, const std::filesystem::path& path) {
   Reader reader(path);
   Json json = format::parse_strict_json(text, 8, path, "manifest");
   if (!json.is_object()) reader.fail("not a JSON object");
@@ -180,8 +189,6 @@ Manifest parse_manifest(std::string_view text, const std::filesystem::path& path
       manifest.sharded.push_back(std::move(tensor));
     }
   }
-  // Every byte counts: the text must be exactly what the writer makes of these values.
-  if (render_manifest(manifest) != text) reader.fail("checksum mismatch: the manifest was altered");
   return manifest;
 }
 

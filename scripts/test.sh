@@ -6,8 +6,8 @@
 #      the Python package, a wheel built by pip from a clean copy of the sources, and sharded
 #      saves under mpirun with 1, 2 and 4 ranks;
 #   2. builds again with clang under AddressSanitizer + UndefinedBehaviorSanitizer and runs the
-#      same tests (multi-rank ones with ranks on threads, not Open MPI's), plus a bounded
-#      libFuzzer run over the safetensors reader.
+#      same tests (multi-rank ones with ranks on threads, not Open MPI's), plus bounded
+#      libFuzzer runs over the safetensors reader and the checkpoint manifest parser.
 # Build folders: build/ and build-asan/. CAIRN_JOBS sets the parallelism (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."

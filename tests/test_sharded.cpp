@@ -145,6 +145,20 @@ TEST(Sharded, ATrainerThatThrowsOnOneRankAbortsTheSaveOnAll) {
   EXPECT_TRUE(testing::epochs_on_disk(dir.path()).empty());
 }
 
+// Two ranks saved; rank 0 refused the save with an InvalidArgumentError saying `fragment`, rank 1
+// was told with a RankError, and nothing was published.
+void expect_refused_by_rank_0(const std::vector<std::exception_ptr>& errors, const fs::path& dir,
+                              const std::string& fragment) {
+  ASSERT_TRUE(errors[0] && errors[1]);
+  try {
+    std::rethrow_exception(errors[0]);
+  } catch (const InvalidArgumentError& error) {
+    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(std::rethrow_exception(errors[1]), RankError);
+  EXPECT_TRUE(testing::epochs_on_disk(dir).empty());
+}
+
 TEST(Sharded, PiecesThatDoNotTileTheTensorAreRefusedAndNothingIsPublished) {
   TempDir dir;
   ThreadRanks group(2);
@@ -160,16 +174,7 @@ TEST(Sharded, PiecesThatDoNotTileTheTensorAreRefusedAndNothingIsPublished) {
     } trainer;
     checkpointer.save_checkpoint(0, trainer);
   });
-  ASSERT_TRUE(errors[0] && errors[1]);
-  try {
-    std::rethrow_exception(errors[0]);
-  } catch (const InvalidArgumentError& error) {
-    EXPECT_NE(std::string(error.what()).find("sharded tensor model_state/w: the pieces in"),
-              std::string::npos)
-        << error.what();
-  }
-  EXPECT_THROW(std::rethrow_exception(errors[1]), RankError);
-  EXPECT_TRUE(testing::epochs_on_disk(dir.path()).empty());
+  expect_refused_by_rank_0(errors, dir.path(), "sharded tensor model_state/w: the pieces in");
 }
 
 // Pipeline-style: a tensor only rank 1 holds (rank 0 has no piece, nor the map it sits in).
@@ -218,16 +223,8 @@ TEST(Sharded, Rank0HoldingAValueAnotherRankShardsIsRefused) {
     trainer.rank0_keeps_a_copy = true;
     checkpointer.save_checkpoint(0, trainer);
   });
-  ASSERT_TRUE(errors[0] && errors[1]);
-  try {
-    std::rethrow_exception(errors[0]);
-  } catch (const InvalidArgumentError& error) {
-    EXPECT_NE(std::string(error.what()).find("model_state/stage1/weight: rank 0 holds a value of its own"),
-              std::string::npos)
-        << error.what();
-  }
-  EXPECT_THROW(std::rethrow_exception(errors[1]), RankError);
-  EXPECT_TRUE(testing::epochs_on_disk(dir.path()).empty());
+  expect_refused_by_rank_0(errors, dir.path(),
+                           "model_state/stage1/weight: rank 0 holds a value of its own");
 }
 
 TEST(Sharded, AShardOutsideItsGlobalShapeIsAClearError) {

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -295,9 +296,12 @@ std::vector<ShardedTensorLayout> merge_layouts(
       if (fresh) continue;
       ShardedTensorLayout& into = it->second;
       if (into.dtype != layout.dtype || into.global_shape != layout.global_shape) {
-        // Kept as a piece of its own tensor, so layout_problem names the disagreement.
-        into.pieces.push_back({"", "disagrees: " + layout.dtype, {}, layout.global_shape});
-        continue;
+        throw InvalidArgumentError("sharded tensor " + format_path(layout.path) +
+                                   ": ranks disagree on its dtype or global shape (" + into.dtype +
+                                   " " + format_shape(into.global_shape) + " in " +
+                                   into.pieces.front().file + ", " + layout.dtype + " " +
+                                   format_shape(layout.global_shape) + " in " +
+                                   layout.pieces.front().file + ")");
       }
       into.pieces.insert(into.pieces.end(), layout.pieces.begin(), layout.pieces.end());
     }
@@ -318,22 +322,19 @@ std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>
     const auto global_volume = checked_volume(layout.global_shape);
     if (!global_volume) return where + ": its global shape is too large";
     int64_t covered = 0;
-    for (size_t i = 0; i < layout.pieces.size(); ++i) {
-      const ShardPiece& piece = layout.pieces[i];
-      if (piece.file.empty()) {
-        return where + ": ranks disagree on its dtype or global shape (" + piece.tensor + ")";
-      }
+    std::vector<int64_t> volumes;  // of the pieces checked so far
+    for (const ShardPiece& piece : layout.pieces) {
       if (!inside(piece.offsets, piece.shape, layout.global_shape)) {
         return where + ": a piece in " + piece.file + " lies outside the global shape";
       }
-      for (size_t j = 0; j < i; ++j) {
+      volumes.push_back(volume(piece.shape));
+      for (size_t j = 0; volumes.back() > 0 && j + 1 < volumes.size(); ++j) {
         const ShardPiece& other = layout.pieces[j];
-        if (volume(piece.shape) > 0 && volume(other.shape) > 0 &&
-            intersect(piece.offsets, piece.shape, other.offsets, other.shape)) {
+        if (volumes[j] > 0 && intersect(piece.offsets, piece.shape, other.offsets, other.shape)) {
           return where + ": the pieces in " + piece.file + " and " + other.file + " overlap";
         }
       }
-      covered += volume(piece.shape);
+      covered += volumes.back();
     }
     if (covered != *global_volume) {
       return where + ": the pieces cover " + std::to_string(covered) + " of its " +
@@ -345,14 +346,21 @@ std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>
 
 std::optional<std::string> pieces_problem(const std::vector<ShardedTensorLayout>& layouts,
                                           const std::map<std::string, const SafetensorsFile*>& files) {
+  // Each file's tensors by name, made once: a layout may name thousands of pieces per file.
+  std::map<std::string, std::unordered_map<std::string_view, const TensorInfo*>> indexes;
+  for (const auto& [name, file] : files) {
+    auto& index = indexes[name];
+    for (const TensorInfo& info : file->tensors()) index.emplace(info.name, &info);
+  }
   for (const ShardedTensorLayout& layout : layouts) {
     for (const ShardPiece& piece : layout.pieces) {
-      const auto file = files.find(piece.file);
-      if (file == files.end()) return "no file " + piece.file + " for " + piece.tensor;
-      const auto& tensors = file->second->tensors();
-      const auto info = std::find_if(tensors.begin(), tensors.end(),
-                                     [&](const TensorInfo& t) { return t.name == piece.tensor; });
-      if (info == tensors.end()) return piece.file + " holds no tensor '" + piece.tensor + "'";
+      const auto file = indexes.find(piece.file);
+      if (file == indexes.end()) return "no file " + piece.file + " for " + piece.tensor;
+      const auto found = file->second.find(piece.tensor);
+      if (found == file->second.end()) {
+        return piece.file + " holds no tensor '" + piece.tensor + "'";
+      }
+      const TensorInfo* info = found->second;
       if (dtype_name(info->dtype) != layout.dtype || info->shape != piece.shape) {
         return piece.file + ": tensor '" + piece.tensor + "' is " +
                std::string(dtype_name(info->dtype)) + " " + format_shape(info->shape) +

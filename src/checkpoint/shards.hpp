@@ -53,11 +53,13 @@ std::vector<ShardedTensorLayout> layouts_of(const std::vector<Piece>& pieces,
 ManifestFile write_pieces(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
                           const std::vector<Piece>& pieces);
 
-// Joins every rank's layouts into one per global tensor, in path order.
+// Joins every rank's layouts into one per global tensor, in path order. Throws
+// InvalidArgumentError, naming both files, when ranks disagree on a tensor's dtype or global
+// shape.
 std::vector<ShardedTensorLayout> merge_layouts(
     const std::vector<std::vector<ShardedTensorLayout>>& per_rank);
-// Why `layouts` do not describe whole tensors (dtype or global shapes that disagree, pieces
-// outside the global shape, overlapping, or leaving gaps, sizes that overflow), or nullopt when
+// Why `layouts` do not describe whole tensors (pieces outside the global shape, overlapping, or
+// leaving gaps, sizes that overflow, a bad path or dtype), or nullopt when
 // they do. Safe on hostile values.
 std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>& layouts);
 // Why the pieces `layouts` name are not in `files` as described (a missing file or tensor, another

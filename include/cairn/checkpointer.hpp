@@ -165,6 +165,14 @@ class Checkpointer {
   // when the directory does not exist). A corrupt newer checkpoint is skipped with a warning; the
   // logger is told which checkpoint was restored.
   virtual CheckpointState restore_checkpoint();
+  // As restore_checkpoint, reading in place: every tensor of `into` that is a writable view
+  // (Tensor::writable_view; from_torch of a contiguous tensor, so module_state and
+  // optimizer_state of the model being trained) and that the checkpoint holds at the same path
+  // with the same dtype and shape is overwritten with the saved bytes (verified) and returned as
+  // that view; other tensors come as restore_checkpoint gives them. No memory is allocated for
+  // the bytes restored in place. When the newest checkpoint proves corrupt midway, the targets
+  // hold part of it until the older checkpoint restored instead overwrites them.
+  virtual CheckpointState restore_checkpoint_into(const CheckpointState& into);
   // As restore_checkpoint, with each sharded tensor cut to the box `slices` names for it (whole
   // when not named); the result's `shards` tells where each box sits. Reads only the bytes of the
   // boxes asked for (in checksum blocks of 4 MiB).

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,10 @@ struct ReadOptions {
 // header order. Throws CorruptDataError (bad data) or IoError (the system refused).
 State load_file(const std::filesystem::path& path, const ReadOptions& options = {});
 
+// As load_file, reading in place into the writable views of `into` (SafetensorsFile::state_into).
+State load_file_into(const std::filesystem::path& path, const State& into,
+                     const ReadOptions& options = {});
+
 struct TensorInfo {
   std::string name;
   DType dtype;
@@ -80,8 +85,17 @@ class SafetensorsFile {
   // (a copy when the file is not mapped). For callers that read part of it and verify that part
   // themselves (sharded restores).
   Tensor tensor_unverified(std::string_view name) const;
+  // Reads tensor `name` into `destination` (exactly its size), verifying it when checksums are on,
+  // in chunks small enough to hash while they are still in the CPU cache. On an error the
+  // destination may hold part of the tensor. Throws as tensor(), and InvalidArgumentError for a
+  // destination of another size.
+  void read_into(std::string_view name, std::span<std::byte> destination) const;
   // The whole State (see load_file).
   State state() const;
+  // As state(), but every tensor that `into` holds as a writable view (Tensor::writable_view) at
+  // the same path, with the same dtype and shape, is read into that memory and returned as that
+  // view; the others are read as state() reads them.
+  State state_into(const State& into) const;
   // Checks every tensor's checksum; throws CorruptDataError naming the first bad tensor.
   void verify() const;
 

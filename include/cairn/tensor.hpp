@@ -4,7 +4,9 @@
 // never copies data) or views memory it does not own. A view made by Tensor::view() borrows the
 // caller's buffer, which must outlive every copy of the Tensor. Tensors read from a file may view
 // a read-only mapping of that file; the mapping stays alive as long as any such Tensor does.
-// Tensors are immutable after construction and safe to share between threads.
+// Tensors are immutable after construction and safe to share between threads, with one
+// exception the caller opts into: a writable view (Tensor::writable_view) names memory that
+// restore_checkpoint_into and load_file_into may overwrite in place.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +28,10 @@ class Tensor {
   // A view kept alive by `keepalive` (for example a file mapping).
   static Tensor view(DType dtype, std::vector<int64_t> shape, const void* data, size_t nbytes,
                      std::shared_ptr<const void> keepalive);
+  // A view of the caller's writable memory: read like any view when saving, and overwritten in
+  // place by restore_checkpoint_into / load_file_into (no new memory for its bytes).
+  static Tensor writable_view(DType dtype, std::vector<int64_t> shape, void* data, size_t nbytes,
+                              std::shared_ptr<const void> keepalive = nullptr);
   struct SharedBytes {
     std::shared_ptr<const std::vector<std::byte>> bytes;
   };
@@ -40,6 +46,8 @@ class Tensor {
   // True when the bytes are shared-owned by this tensor (or a mapping it keeps alive); false for
   // a borrowed view of a caller's buffer.
   bool owns_data() const noexcept { return keepalive_ != nullptr || nbytes_ == 0; }
+  // The memory of a writable view; null for every other tensor.
+  std::byte* writable_data() const noexcept { return writable_ ? const_cast<std::byte*>(data_) : nullptr; }
   // A copy that owns its own bytes.
   Tensor to_owned() const;
 
@@ -55,6 +63,7 @@ class Tensor {
   const std::byte* data_;
   size_t nbytes_;
   std::shared_ptr<const void> keepalive_;
+  bool writable_ = false;
 };
 
 // Number of bytes a tensor of this dtype and shape holds. Throws InvalidArgumentError on a

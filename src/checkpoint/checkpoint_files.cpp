@@ -144,10 +144,11 @@ void OpenedCheckpoint::verify(size_t part, size_t parts) const {
   for (size_t i = part; i < files_.size(); i += parts) files_[i].verify();
 }
 
-CheckpointState OpenedCheckpoint::load(const SliceRequest& slices) const {
+CheckpointState OpenedCheckpoint::load(const SliceRequest& slices,
+                                       const CheckpointState& into) const {
   CheckpointState state;
-  state.model_state = files_.at(0).state();
-  if (has_training_state_) state.training_state = files_[1].state();
+  state.model_state = files_.at(0).state_into(into.model_state);
+  if (has_training_state_) state.training_state = files_[1].state_into(into.training_state);
   const auto by_name = files_by_name();
   size_t asked_for = 0;
   for (const ShardedTensorLayout& layout : manifest_.sharded) {

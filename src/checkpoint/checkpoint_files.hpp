@@ -44,7 +44,8 @@ class OpenedCheckpoint {
   // The model state and (when present) training state; tensors view the files' mappings and are
   // verified as they are read. Sharded tensors come whole, or as the boxes `slices` names
   // (InvalidArgumentError for a box outside its tensor or a path that is not sharded here).
-  CheckpointState load(const SliceRequest& slices = {}) const;
+  // Tensors `into` holds as writable views are read into them (SafetensorsFile::state_into).
+  CheckpointState load(const SliceRequest& slices = {}, const CheckpointState& into = {}) const;
 
  private:
   std::map<std::string, const SafetensorsFile*> files_by_name() const;

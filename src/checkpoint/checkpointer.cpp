@@ -209,6 +209,7 @@ struct Checkpointer::Impl {
   Metrics recordable(const Metrics& metrics, int64_t epoch, bool end_of_epoch) const;
   void apply_retention(const std::string& newest);
   void delete_doomed();
+  CheckpointState restore(const SliceRequest& slices, const CheckpointState& into);
 };
 
 namespace {
@@ -601,13 +602,22 @@ std::optional<CheckpointPaths> Checkpointer::find_latest_checkpoint() const {
   return latest;
 }
 
-CheckpointState Checkpointer::restore_checkpoint() { return restore_shards({}); }
+CheckpointState Checkpointer::restore_checkpoint() { return impl_->restore({}, {}); }
+
+CheckpointState Checkpointer::restore_checkpoint_into(const CheckpointState& into) {
+  return impl_->restore({}, into);
+}
 
 CheckpointState Checkpointer::restore_shards(const SliceRequest& slices) {
+  return impl_->restore(slices, {});
+}
+
+CheckpointState Checkpointer::Impl::restore(const SliceRequest& slices,
+                                            const CheckpointState& into) {
   CheckpointState restored;
-  impl_->with_newest_valid([&](const Candidate& candidate, const OpenedCheckpoint& opened) {
-    restored = opened.load(slices);
-    impl_->log(LogLevel::Info, "restored " + (impl_->checkpoints_dir() / candidate.folder).string());
+  with_newest_valid([&](const Candidate& candidate, const OpenedCheckpoint& opened) {
+    restored = opened.load(slices, into);
+    log(LogLevel::Info, "restored " + (checkpoints_dir() / candidate.folder).string());
   });
   return restored;
 }

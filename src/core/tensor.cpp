@@ -51,6 +51,14 @@ Tensor Tensor::view(DType dtype, std::vector<int64_t> shape, const void* data, s
                 std::move(keepalive));
 }
 
+Tensor Tensor::writable_view(DType dtype, std::vector<int64_t> shape, void* data, size_t nbytes,
+                             std::shared_ptr<const void> keepalive) {
+  Tensor tensor(dtype, std::move(shape), static_cast<const std::byte*>(data), nbytes,
+                std::move(keepalive));
+  tensor.writable_ = true;
+  return tensor;
+}
+
 int64_t Tensor::numel() const noexcept {
   int64_t count = 1;
   for (int64_t dim : shape_) count *= dim;

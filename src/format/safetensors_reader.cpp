@@ -170,17 +170,59 @@ Tensor SafetensorsFile::tensor_unverified(std::string_view name) const {
                       info.end - info.begin, impl_->mapping);
 }
 
-State SafetensorsFile::state() const {
+void SafetensorsFile::read_into(std::string_view name, std::span<std::byte> destination) const {
+  const TensorInfo& info = impl_->info(name);
+  if (destination.size() != info.end - info.begin) {
+    throw InvalidArgumentError("cannot read tensor '" + info.name + "' of " +
+                                   std::to_string(info.end - info.begin) + " bytes into " +
+                                   std::to_string(destination.size()) + " bytes",
+                               impl_->path);
+  }
+  // Small enough to be hashed while still in the CPU cache, large enough to keep the calls few.
+  constexpr size_t kChunk = size_t{256} << 10;
+  format::Xxh3Stream hash;
+  const uint64_t start = impl_->header.data_offset() + info.begin;
+  for (size_t done = 0; done < destination.size(); done += kChunk) {
+    const std::span<std::byte> chunk =
+        destination.subspan(done, std::min(kChunk, destination.size() - done));
+    impl_->file->read_at(start + done, chunk);
+    if (impl_->options.verify_checksums) hash.update(chunk);
+  }
+  if (impl_->options.verify_checksums && info.xxh3 && hash.digest() != *info.xxh3) {
+    throw CorruptDataError(impl_->path, "tensor '" + info.name + "' checksum mismatch");
+  }
+}
+
+State SafetensorsFile::state() const { return state_into(State()); }
+
+State SafetensorsFile::state_into(const State& into) const {
+  // The writer's names for `into`'s tensors are the names this file uses for the same paths.
+  std::unordered_map<std::string, const Tensor*> targets;
+  if (!into.is_null()) {
+    for (const format::NamedTensor& named : format::encode_tree(into).tensors) {
+      if (named.tensor->writable_data() != nullptr) targets.emplace(named.name, named.tensor);
+    }
+  }
+  auto read = [&](const TensorInfo& info) {
+    const auto target = targets.find(info.name);
+    if (target == targets.end() || target->second->dtype() != info.dtype ||
+        target->second->shape() != info.shape) {
+      return impl_->read_tensor(info);
+    }
+    const Tensor& tensor = *target->second;
+    read_into(info.name, {tensor.writable_data(), tensor.nbytes()});
+    return tensor;
+  };
   if (!has_tree()) {
     State flat = State::map();
-    for (const TensorInfo& info : impl_->header.tensors) flat[info.name] = impl_->read_tensor(info);
+    for (const TensorInfo& info : impl_->header.tensors) flat[info.name] = read(info);
     return flat;
   }
   std::vector<std::string_view> names;
   names.reserve(impl_->header.tensors.size());
   for (const TensorInfo& info : impl_->header.tensors) names.push_back(info.name);
   return format::decode_tree(
-      impl_->tree_json, names, [this](const std::string& name) { return tensor(name); },
+      impl_->tree_json, names, [&](const std::string& name) { return read(impl_->info(name)); },
       impl_->path);
 }
 
@@ -199,6 +241,11 @@ void SafetensorsFile::verify() const {
 
 State load_file(const std::filesystem::path& path, const ReadOptions& options) {
   return SafetensorsFile::open(path, options).state();
+}
+
+State load_file_into(const std::filesystem::path& path, const State& into,
+                     const ReadOptions& options) {
+  return SafetensorsFile::open(path, options).state_into(into);
 }
 
 }  // namespace cairn

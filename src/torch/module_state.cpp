@@ -71,7 +71,12 @@ void load_module_state(torch::nn::Module& module, const State& state) {
     throw InvalidArgumentError(message);
   }
   torch::NoGradGuard no_grad;
-  for (auto& [name, tensor] : entries) tensor.copy_(view_as_torch(state.at(name).as_tensor()));
+  for (auto& [name, tensor] : entries) {
+    const Tensor& saved = state.at(name).as_tensor();
+    // Restored in place already (restore_checkpoint_into filled the parameter's own memory).
+    if (saved.nbytes() > 0 && saved.data().data() == tensor.data_ptr()) continue;
+    tensor.copy_(view_as_torch(saved));
+  }
 }
 
 }  // namespace cairn

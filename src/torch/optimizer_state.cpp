@@ -63,14 +63,22 @@ State save_adam_param(const ParamState& state) {
   return saved;
 }
 
+// A torch tensor holding `saved`: the very memory it was restored into in place when that memory
+// keeps itself alive (a tensor of the optimizer, by restore_checkpoint_into), else a copy.
+torch::Tensor restored_tensor(const State& saved) {
+  const Tensor& tensor = saved.as_tensor();
+  const bool in_place = tensor.writable_data() != nullptr && tensor.owns_data();
+  return in_place ? view_as_torch(tensor) : to_torch(tensor);
+}
+
 template <typename ParamState>
 std::unique_ptr<optim::OptimizerParamState> load_adam_param(const State& saved) {
   auto state = std::make_unique<ParamState>();
   state->step(saved.at("step").as_int());
-  state->exp_avg(to_torch(saved.at("exp_avg").as_tensor()));
-  state->exp_avg_sq(to_torch(saved.at("exp_avg_sq").as_tensor()));
+  state->exp_avg(restored_tensor(saved.at("exp_avg")));
+  state->exp_avg_sq(restored_tensor(saved.at("exp_avg_sq")));
   if (saved.contains("max_exp_avg_sq")) {
-    state->max_exp_avg_sq(to_torch(saved.at("max_exp_avg_sq").as_tensor()));
+    state->max_exp_avg_sq(restored_tensor(saved.at("max_exp_avg_sq")));
   }
   return state;
 }
@@ -167,7 +175,7 @@ void load_optimizer_state(optim::Optimizer& optimizer, const State& saved) {
       std::unique_ptr<optim::OptimizerParamState> state;
       if (type == "sgd") {
         auto sgd = std::make_unique<optim::SGDParamState>();
-        sgd->momentum_buffer(to_torch(slot.at("momentum_buffer").as_tensor()));
+        sgd->momentum_buffer(restored_tensor(slot.at("momentum_buffer")));
         state = std::move(sgd);
       } else if (type == "adam") {
         state = load_adam_param<optim::AdamParamState>(slot);

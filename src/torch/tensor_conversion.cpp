@@ -57,9 +57,13 @@ Tensor from_torch(const torch::Tensor& tensor) {
   }
   // detach(): saving must not keep autograd history alive; contiguous() copies only if needed.
   auto kept = std::make_shared<torch::Tensor>(tensor.detach().contiguous());
-  const void* data = kept->data_ptr();
+  void* data = kept->data_ptr();
   const size_t nbytes = static_cast<size_t>(kept->numel()) * kept->element_size();
   std::vector<int64_t> shape(kept->sizes().begin(), kept->sizes().end());
+  // No copy was made: the view is the tensor's own memory, which an in-place restore may fill.
+  if (data == tensor.data_ptr()) {
+    return Tensor::writable_view(*dtype, std::move(shape), data, nbytes, std::move(kept));
+  }
   return Tensor::view(*dtype, std::move(shape), data, nbytes, std::move(kept));
 }
 

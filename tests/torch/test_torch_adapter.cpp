@@ -239,5 +239,50 @@ TEST(TorchTrainer, ResumePointFollowsTheResumeRule) {
   EXPECT_EQ(end.batches_done, 0);
 }
 
+// The trainer's own tensors as targets: parameters and Adam moments come back in the memory
+// they already had, and training continues as from a fresh load.
+TEST(TorchTrainer, RestoreInPlaceFillsTheModulesOwnMemory) {
+  TempDir dir;
+  torch::manual_seed(3);
+  Net net;
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(0.01));
+  auto step = [&](Net& model, torch::optim::Adam& optimizer) {
+    optimizer.zero_grad();
+    model->forward(torch::randn({8, 6})).sum().backward();
+    optimizer.step();
+  };
+  step(net, adam);
+  TorchTrainer trainer(*net, adam);
+  Checkpointer checkpointer(testing::quiet_options(dir.path()));
+  checkpointer.save_checkpoint(0, trainer);
+  const torch::Tensor saved_weight = net->fc1->weight.detach().clone();
+  const torch::Tensor saved_moment =
+      static_cast<torch::optim::AdamParamState&>(
+          *adam.state().at(c10::guts::to_string(net->fc1->weight.unsafeGetTensorImpl())))
+          .exp_avg()
+          .clone();
+  step(net, adam);  // moves both away from the checkpoint
+  ASSERT_FALSE(torch::equal(net->fc1->weight, saved_weight));
+
+  const void* weight_memory = net->fc1->weight.data_ptr();
+  auto& moment = static_cast<torch::optim::AdamParamState&>(
+      *adam.state().at(c10::guts::to_string(net->fc1->weight.unsafeGetTensorImpl())));
+  const void* moment_memory = moment.exp_avg().data_ptr();
+  const CheckpointState restored = checkpointer.restore_checkpoint_into(trainer.get_checkpoint_state());
+  EXPECT_EQ(restored.model_state.at("fc1.weight").as_tensor().data().data(), weight_memory);
+  EXPECT_TRUE(torch::equal(net->fc1->weight, saved_weight));
+  EXPECT_TRUE(torch::equal(moment.exp_avg(), saved_moment));
+  EXPECT_EQ(moment.exp_avg().data_ptr(), moment_memory);
+  EXPECT_EQ(trainer.restore(restored).epoch, 1);
+  EXPECT_EQ(net->fc1->weight.data_ptr(), weight_memory);
+  EXPECT_TRUE(torch::equal(net->fc1->weight, saved_weight));
+  const auto& loaded_moment = static_cast<torch::optim::AdamParamState&>(
+      *adam.state().at(c10::guts::to_string(net->fc1->weight.unsafeGetTensorImpl())));
+  EXPECT_EQ(loaded_moment.exp_avg().data_ptr(), moment_memory);
+  EXPECT_TRUE(torch::equal(loaded_moment.exp_avg(), saved_moment));
+  step(net, adam);  // the optimizer trains on in its restored memory
+  EXPECT_FALSE(torch::equal(net->fc1->weight, saved_weight));
+}
+
 }  // namespace
 }  // namespace cairn

@@ -115,6 +115,15 @@ struct CheckpointerOptions {
   // Keep end-of-epoch checkpoints whose epoch is a multiple of n; none or 0: off.
   std::optional<int> keep_every_n_epochs;
 
+  // Asynchronous saves (docs/performance.md): a save call returns once the state is copied into
+  // staging memory; the files are written and committed on a background thread while training
+  // goes on. One save is in flight at a time: the next save waits for it. wait() blocks until it
+  // is durable; a background failure is thrown by the next call (the destructor logs it).
+  bool async_save = false;
+  // Most bytes of staging memory the copy may take (it is reused from save to save); a state
+  // larger than this is saved synchronously, with a warning. none: no bound.
+  std::optional<uint64_t> async_staging_bytes;
+
   // Seams. Null means: the system clock, stderr, the local filesystem, a single process.
   std::shared_ptr<Clock> clock;
   Logger logger;
@@ -127,7 +136,9 @@ class Checkpointer {
   explicit Checkpointer(CheckpointerOptions options);
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
-  virtual ~Checkpointer();  // never throws; releases the directory lock
+  // Never throws: waits for an asynchronous save in flight (it commits whole or not at all) and
+  // logs its failure; releases the directory lock.
+  virtual ~Checkpointer();
 
   // Builds a checkpointer from AllenNLP-style JSON: {"type": "default", "num_serialized_models_to_keep": 3, ...}.
   // "type" may be left out ("default"). An unknown key or a value of the wrong type throws
@@ -187,7 +198,8 @@ class Checkpointer {
   // save applied them); on a directory written with other options it shows what the next save
   // will delete.
   std::vector<RetentionDecision> explain_retention() const;
-  // Blocks until every save is durable (saves are synchronous today: returns at once).
+  // Blocks until every save is durable (committed); throws the failure of an asynchronous save.
+  // Returns at once when saves are synchronous.
   void wait();
 
   const CheckpointerOptions& options() const noexcept;

@@ -21,6 +21,7 @@
 #include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
 #include "cairn/text.hpp"
+#include "checkpoint/background_save.hpp"
 #include "checkpoint/best_model.hpp"
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
@@ -28,6 +29,7 @@
 #include "checkpoint/pruning.hpp"
 #include "checkpoint/retention.hpp"
 #include "checkpoint/shards.hpp"
+#include "checkpoint/staging_memory.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/folder_pin.hpp"
@@ -47,6 +49,21 @@ struct Candidate {
   std::string folder;
 };
 
+// Hands the save protocol a state taken (and staged) earlier, or the error taking it raised.
+class TakenState final : public Trainer {
+ public:
+  TakenState(CheckpointState state, std::exception_ptr failure)
+      : state_(std::move(state)), failure_(std::move(failure)) {}
+  CheckpointState get_checkpoint_state() override {
+    if (failure_) std::rethrow_exception(failure_);
+    return state_;
+  }
+
+ private:
+  CheckpointState state_;
+  std::exception_ptr failure_;
+};
+
 }  // namespace
 
 struct Checkpointer::Impl {
@@ -58,6 +75,7 @@ struct Checkpointer::Impl {
         ranks(options.coordinator != nullptr ? *options.coordinator
                                              : single_process_coordinator()),
         staging(storage, options.serialization_dir),
+        staging_memory(options.serialization_dir, options.async_staging_bytes),
         constructed_at(clock->now()),
         last_timed_save(constructed_at) {}
 
@@ -67,10 +85,22 @@ struct Checkpointer::Impl {
   Logger logger;
   Coordinator& ranks;
   storage::StagingArea staging;
+  checkpoint::StagingMemory staging_memory;  // async saves: the copy being written
   double constructed_at;
   double last_timed_save;
   std::unique_ptr<storage::DirectoryLock> lock;  // held from the first save on
   Ledger ledger;                                 // valid while `lock` is held
+  // The asynchronous save in flight. While it runs, it alone uses the members above; the
+  // caller's thread waits for it (settle_background) before any other use.
+  checkpoint::BackgroundSave background;
+
+  // Waits for the save in flight, if any, and throws its failure.
+  void settle_background() {
+    if (auto failure = background.finish()) std::rethrow_exception(failure);
+  }
+  // A save, synchronous or (options.async_save) started in the background.
+  void start_save(int64_t epoch, std::optional<int64_t> batches_this_epoch, Trainer& trainer,
+                  bool is_best_so_far, double save_time, const Metrics& metrics);
 
   fs::path checkpoints_dir() const { return options.serialization_dir / checkpoint::kCheckpointsDir; }
 
@@ -453,6 +483,41 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
   }
 }
 
+void Checkpointer::Impl::start_save(int64_t epoch, std::optional<int64_t> batches_this_epoch,
+                                    Trainer& trainer, bool is_best_so_far, double save_time,
+                                    const Metrics& metrics) {
+  settle_background();
+  if (!options.async_save) {
+    save(epoch, batches_this_epoch, trainer, is_best_so_far, save_time, metrics);
+    return;
+  }
+  CheckpointState staged;
+  std::exception_ptr failure;
+  try {
+    CheckpointState state = trainer.get_checkpoint_state();
+    const uint64_t bytes = checkpoint::StagingMemory::staged_size(state);
+    if (!staging_memory.fits(bytes)) {
+      log(LogLevel::Warning, "the state takes " + format_bytes(bytes) + ", more than " +
+                                 "async_staging_bytes (" +
+                                 format_bytes(*options.async_staging_bytes) +
+                                 "): saving synchronously");
+      TakenState taken(std::move(state), nullptr);
+      save(epoch, batches_this_epoch, taken, is_best_so_far, save_time, metrics);
+      return;
+    }
+    staged = staging_memory.stage(state);
+  } catch (...) {
+    // Alone, fail now; with other ranks, fail inside the save, so that every rank learns it.
+    if (ranks.size() == 1) throw;
+    failure = std::current_exception();
+  }
+  background.start([this, epoch, batches_this_epoch, is_best_so_far, save_time, metrics,
+                    staged = std::move(staged), failure] {
+    TakenState taken(staged, failure);
+    save(epoch, batches_this_epoch, taken, is_best_so_far, save_time, metrics);
+  });
+}
+
 Checkpointer::Impl::PendingSave Checkpointer::Impl::reserve(
     int64_t epoch, std::optional<int64_t> batches_this_epoch, double save_time,
     const Metrics& metrics) {
@@ -562,22 +627,37 @@ Checkpointer::Checkpointer(CheckpointerOptions options)
   checkpoint::validate_policy(checkpoint::policy_of(impl_->options));
 }
 
-Checkpointer::~Checkpointer() = default;
+Checkpointer::~Checkpointer() {
+  if (auto failure = impl_->background.finish()) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& error) {
+      impl_->log(LogLevel::Warning, std::string("an asynchronous save failed: ") + error.what());
+    } catch (...) {
+      impl_->log(LogLevel::Warning, "an asynchronous save failed with an unknown exception");
+    }
+  }
+}
 
 const CheckpointerOptions& Checkpointer::options() const noexcept { return impl_->options; }
 
 bool Checkpointer::maybe_save_checkpoint(Trainer& trainer, int64_t epoch,
                                          int64_t batches_this_epoch) {
+  // Called every batch: a background failure is reported at once, without waiting for a save
+  // still running.
+  if (auto failure = impl_->background.finish_if_done()) std::rethrow_exception(failure);
   if (!impl_->options.model_save_interval) return false;
   const double now = impl_->clock->now();
   const bool due = now - impl_->last_timed_save >= *impl_->options.model_save_interval;
-  // Ranks' clocks differ: rank 0's decides for all.
+  // Ranks' clocks differ: rank 0's decides for all (through the coordinator, which a save in
+  // flight may be using: wait for it).
+  if (impl_->ranks.size() > 1) impl_->settle_background();
   if (impl_->ranks.size() > 1 ? impl_->agree(due ? "save" : "", "the timed-save decision").empty()
                               : !due) {
     return false;
   }
   impl_->last_timed_save = now;
-  impl_->save(epoch, batches_this_epoch, trainer, false, now, {});
+  impl_->start_save(epoch, batches_this_epoch, trainer, false, now, {});
   return true;
 }
 
@@ -585,15 +665,16 @@ void Checkpointer::save_checkpoint_inside_epoch(Trainer& trainer, int64_t epoch,
                                                int64_t batches_this_epoch) {
   const double now = impl_->clock->now();
   impl_->last_timed_save = now;
-  impl_->save(epoch, batches_this_epoch, trainer, false, now, {});
+  impl_->start_save(epoch, batches_this_epoch, trainer, false, now, {});
 }
 
 void Checkpointer::save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far,
                                    const Metrics& metrics) {
-  impl_->save(epoch, std::nullopt, trainer, is_best_so_far, impl_->clock->now(), metrics);
+  impl_->start_save(epoch, std::nullopt, trainer, is_best_so_far, impl_->clock->now(), metrics);
 }
 
 std::optional<CheckpointPaths> Checkpointer::find_latest_checkpoint() const {
+  impl_->settle_background();
   std::optional<CheckpointPaths> latest;
   impl_->with_newest_valid([&](const Candidate& candidate, const OpenedCheckpoint& opened) {
     opened.verify(static_cast<size_t>(impl_->ranks.rank()), static_cast<size_t>(impl_->ranks.size()));
@@ -614,6 +695,7 @@ CheckpointState Checkpointer::restore_shards(const SliceRequest& slices) {
 
 CheckpointState Checkpointer::Impl::restore(const SliceRequest& slices,
                                             const CheckpointState& into) {
+  settle_background();
   CheckpointState restored;
   with_newest_valid([&](const Candidate& candidate, const OpenedCheckpoint& opened) {
     restored = opened.load(slices, into);
@@ -623,6 +705,7 @@ CheckpointState Checkpointer::Impl::restore(const SliceRequest& slices,
 }
 
 State Checkpointer::best_model_state() {
+  impl_->settle_background();
   // A writer may swing `best` between our reading the link and opening the folder: retry.
   for (int attempt = 0;; ++attempt) {
     auto folder = checkpoint::best_folder(impl_->storage, impl_->options.serialization_dir);
@@ -638,12 +721,14 @@ State Checkpointer::best_model_state() {
 }
 
 std::vector<RetentionDecision> Checkpointer::explain_retention() const {
+  impl_->settle_background();
   Ledger ledger = impl_->current_ledger();
   return checkpoint::decide_retention(impl_->storage, impl_->options.serialization_dir, ledger,
                                       checkpoint::policy_of(impl_->options), /*verify_data=*/false);
 }
 
 std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {
+  impl_->settle_background();
   const Ledger ledger = impl_->current_ledger();
   std::vector<CheckpointInfo> infos;
   auto add = [&](const checkpoint::LedgerEntry& entry, bool permanent) {
@@ -678,6 +763,6 @@ std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {
   return infos;
 }
 
-void Checkpointer::wait() {}
+void Checkpointer::wait() { impl_->settle_background(); }
 
 }  // namespace cairn

@@ -77,7 +77,8 @@ CheckpointerOptions Checkpointer::parse_options(std::string_view json,
   Json config = parse_config(json);
   static const char* const kKnown[] = {
       "type",        "keep_serialized_model_every_num_seconds", "num_serialized_models_to_keep",
-      "model_save_interval", "keep_best_k", "metric", "mode", "keep_every_n_epochs"};
+      "model_save_interval", "keep_best_k", "metric", "mode", "keep_every_n_epochs",
+      "async_save", "async_staging_bytes"};
   for (const auto& [key, value] : config.items()) {
     bool known = std::find(std::begin(kKnown), std::end(kKnown), key) != std::end(kKnown) ||
                  std::find(extra_keys.begin(), extra_keys.end(), key) != extra_keys.end();
@@ -102,6 +103,20 @@ CheckpointerOptions Checkpointer::parse_options(std::string_view json,
     options.mode = *parsed;
   }
   options.keep_every_n_epochs = integer(config, "keep_every_n_epochs");
+  if (config.contains("async_save")) {
+    if (!config.at("async_save").is_boolean()) {
+      throw InvalidArgumentError("checkpointer config: \"async_save\" must be true or false");
+    }
+    options.async_save = config.at("async_save").get<bool>();
+  }
+  if (config.contains("async_staging_bytes") && !config.at("async_staging_bytes").is_null()) {
+    const Json& value = config.at("async_staging_bytes");
+    if (!value.is_number_unsigned()) {
+      throw InvalidArgumentError(
+          "checkpointer config: \"async_staging_bytes\" must be a non-negative integer or null");
+    }
+    options.async_staging_bytes = value.get<uint64_t>();
+  }
   return options;
 }
 

@@ -60,12 +60,23 @@ Logger python_logger() {
   };
 }
 
-std::unique_ptr<Checkpointer> make_checkpointer(
+// Deleting a Checkpointer waits for an asynchronous save in flight, whose log lines need the
+// GIL: delete it with the GIL released.
+struct ReleasingDeleter {
+  void operator()(Checkpointer* checkpointer) const {
+    py::gil_scoped_release unlocked;
+    delete checkpointer;
+  }
+};
+using CheckpointerHolder = std::unique_ptr<Checkpointer, ReleasingDeleter>;
+
+CheckpointerHolder make_checkpointer(
     const std::filesystem::path& serialization_dir,
     std::optional<double> keep_serialized_model_every_num_seconds,
     std::optional<int> num_serialized_models_to_keep, std::optional<double> model_save_interval,
     std::optional<int> keep_best_k, const std::string& metric, const std::string& mode,
-    std::optional<int> keep_every_n_epochs) {
+    std::optional<int> keep_every_n_epochs, bool async_save,
+    std::optional<uint64_t> async_staging_bytes) {
   CheckpointerOptions options;
   options.serialization_dir = serialization_dir;
   options.keep_serialized_model_every_num_seconds = keep_serialized_model_every_num_seconds;
@@ -77,8 +88,10 @@ std::unique_ptr<Checkpointer> make_checkpointer(
   if (!parsed) throw InvalidArgumentError("mode must be \"min\" or \"max\", not \"" + mode + "\"");
   options.mode = *parsed;
   options.keep_every_n_epochs = keep_every_n_epochs;
+  options.async_save = async_save;
+  options.async_staging_bytes = async_staging_bytes;
   options.logger = python_logger();
-  return std::make_unique<Checkpointer>(std::move(options));
+  return CheckpointerHolder(new Checkpointer(std::move(options)));
 }
 
 py::dict info_to_dict(const CheckpointInfo& info) {
@@ -101,12 +114,12 @@ py::dict info_to_dict(const CheckpointInfo& info) {
 }  // namespace
 
 void bind_checkpointer(py::module_& module) {
-  py::class_<Checkpointer>(module, "Checkpointer")
+  py::class_<Checkpointer, CheckpointerHolder>(module, "Checkpointer")
       .def(py::init(&make_checkpointer), py::arg("serialization_dir"),
            py::arg("keep_serialized_model_every_num_seconds"),
            py::arg("num_serialized_models_to_keep"), py::arg("model_save_interval"),
            py::arg("keep_best_k"), py::arg("metric"), py::arg("mode"),
-           py::arg("keep_every_n_epochs"))
+           py::arg("keep_every_n_epochs"), py::arg("async_save"), py::arg("async_staging_bytes"))
       .def("maybe_save_checkpoint",
            [](Checkpointer& self, py::function get_state, int64_t epoch, int64_t batches) {
              CallbackTrainer trainer(std::move(get_state));
@@ -156,14 +169,24 @@ void bind_checkpointer(py::module_& module) {
            })
       .def("list_checkpoints",
            [](const Checkpointer& self) {
+             std::vector<CheckpointInfo> infos;
+             {
+               py::gil_scoped_release unlocked;  // waits for an asynchronous save, which logs
+               infos = self.list_checkpoints();
+             }
              py::list listed;
-             for (const CheckpointInfo& info : self.list_checkpoints()) listed.append(info_to_dict(info));
+             for (const CheckpointInfo& info : infos) listed.append(info_to_dict(info));
              return listed;
            })
       .def("explain_retention",
            [](const Checkpointer& self) {
+             std::vector<RetentionDecision> explained;
+             {
+               py::gil_scoped_release unlocked;
+               explained = self.explain_retention();
+             }
              py::list decisions;
-             for (const RetentionDecision& decision : self.explain_retention()) {
+             for (const RetentionDecision& decision : explained) {
                decisions.append(py::make_tuple(decision.name, decision.keep, decision.reason));
              }
              return decisions;

@@ -58,6 +58,11 @@ class Checkpointer:
     the best value of ``metric`` (``mode`` ``"min"`` or ``"max"``; the values are given to
     ``save_checkpoint``), and ``keep_every_n_epochs``.
 
+    ``async_save=True``: a save returns once the state is copied into staging memory (reused
+    from save to save; a state larger than ``async_staging_bytes`` is saved synchronously) and
+    is written and committed on a background thread; ``wait()`` blocks until it is durable, and
+    a failure in the background is raised by the next call.
+
     Fixed against AllenNLP: checkpoints are written atomically (whole or absent, also under
     ``kill -9``), with checksums; retention survives restarts and deletes only cairn's own
     checkpoints; the latest is the last saved; a damaged checkpoint is skipped on restore (with
@@ -76,12 +81,13 @@ class Checkpointer:
                  num_serialized_models_to_keep: Optional[int] = 2,
                  model_save_interval: Optional[float] = None, *,
                  keep_best_k: Optional[int] = None, metric: Optional[str] = None,
-                 mode: str = "min", keep_every_n_epochs: Optional[int] = None) -> None:
+                 mode: str = "min", keep_every_n_epochs: Optional[int] = None,
+                 async_save: bool = False, async_staging_bytes: Optional[int] = None) -> None:
         self._serialization_dir = os.fspath(serialization_dir)
         self._core = _core.Checkpointer(
             self._serialization_dir, keep_serialized_model_every_num_seconds,
             num_serialized_models_to_keep, model_save_interval, keep_best_k, metric or "", mode,
-            keep_every_n_epochs)
+            keep_every_n_epochs, bool(async_save), async_staging_bytes)
 
     @property
     def serialization_dir(self) -> str:
@@ -210,5 +216,5 @@ class Checkpointer:
         return [RetentionDecision(*decision) for decision in self._core.explain_retention()]
 
     def wait(self) -> None:
-        """Blocks until every save is durable (saves are synchronous today)."""
+        """Blocks until every save is durable; raises the failure of an asynchronous save."""
         self._core.wait()

@@ -170,3 +170,20 @@ def test_help_is_useful():
     doc = cairn.Checkpointer.__doc__
     assert "num_serialized_models_to_keep" in doc and "keep_best_k" in doc
     assert "tensor_type" in cairn.Checkpointer.restore_checkpoint.__doc__
+
+
+def test_async_saves_hold_the_state_of_the_call_and_wait_makes_them_durable(run_dir):
+    checkpointer = cairn.Checkpointer(run_dir, async_save=True)
+    weights = torch.zeros(1000)
+    for epoch in range(3):
+        weights.fill_(float(epoch))
+        checkpointer.save_checkpoint(epoch, DictTrainer({"w": weights}, {"counter": epoch}))
+        weights.fill_(-1.0)  # training goes on while the save is written
+    checkpointer.wait()
+    model_state, training_state = cairn.Checkpointer(run_dir).restore_checkpoint()
+    assert torch.equal(model_state["w"], torch.full((1000,), 2.0))
+    assert training_state == {"counter": 2, "epoch": 2}
+    assert epochs_kept(checkpointer) == [1, 2]
+    checkpointer.save_checkpoint(3, DictTrainer({"w": weights}, {}))
+    del checkpointer  # waits for the save in flight (and does not deadlock on the GIL)
+    assert epochs_kept(cairn.Checkpointer(run_dir)) == [2, 3]

@@ -12,7 +12,7 @@
 namespace cairn::format {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = nlohmann::json;  // sorted objects: lookups cost log n (see strict_json.hpp)
 
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string text;
@@ -122,22 +122,21 @@ void check_layout(std::vector<TensorInfo> tensors, uint64_t data_size,
 }  // namespace
 
 std::string render_header(const std::vector<TensorInfo>& tensors, const Metadata& metadata) {
-  Json header = Json::object();
-  if (!metadata.empty()) {
-    Json meta = Json::object();
-    for (const auto& [key, value] : metadata) meta[key] = value;
-    header["__metadata__"] = std::move(meta);
-  }
-  for (const TensorInfo& tensor : tensors) {
-    Json entry = Json::object();
-    entry["dtype"] = dtype_name(tensor.dtype);
-    entry["shape"] = tensor.shape;
-    entry["data_offsets"] = {tensor.begin, tensor.end};
-    header[tensor.name] = std::move(entry);
-  }
-  std::string json;
+  // One JSON object whose keys keep the tensors' order, rendered entry by entry (an ordered
+  // JSON object would cost n per insertion): {"__metadata__":{...},"name":{"dtype":...},...}.
+  std::string json = "{";
   try {
-    json = header.dump();
+    if (!metadata.empty()) json += "\"__metadata__\":" + Json(metadata).dump();
+    for (const TensorInfo& tensor : tensors) {
+      if (json.size() > 1) json += ',';
+      json += Json(tensor.name).dump();
+      json += ":{\"dtype\":\"";
+      json += dtype_name(tensor.dtype);
+      json += "\",\"shape\":" + Json(tensor.shape).dump();
+      json += ",\"data_offsets\":[" + std::to_string(tensor.begin) + ',' +
+              std::to_string(tensor.end) + "]}";
+    }
+    json += '}';
   } catch (const Json::type_error& error) {
     throw InvalidArgumentError(std::string("tensor name or metadata is not valid UTF-8: ") +
                                error.what());
@@ -173,11 +172,14 @@ Header read_header(const ReadableFile& file, const std::filesystem::path& path) 
   if (text.empty() || text.front() != '{') {
     throw CorruptDataError(path, "header does not start with '{'");
   }
-  Json json = parse_strict_json(text, kMaxHeaderJsonDepth, path, "header");
+  std::vector<std::string> order;  // the tensors keep the order of the header's keys
+  const Json json = parse_strict_json_sorted(text, kMaxHeaderJsonDepth, path, "header", &order);
   if (!json.is_object()) throw CorruptDataError(path, "header is not a JSON object");
 
   EntryParser entries(path);
-  for (const auto& [name, value] : json.items()) {
+  header.tensors.reserve(order.size());
+  for (const std::string& name : order) {
+    const Json& value = json.at(name);
     if (name == "__metadata__") {
       if (!value.is_object()) throw CorruptDataError(path, "__metadata__ is not a JSON object");
       for (const auto& [key, text_value] : value.items()) {

@@ -69,8 +69,8 @@ void SafetensorsFile::Impl::load_cairn_metadata() {
   if (!is_cairn) return;
   require_cairn_keys(header.metadata, path);
   if (options.verify_checksums) verify_header_digest();
-  auto checksums = format::parse_strict_json(header.metadata.at(format::kChecksumsKey), 2, path,
-                                             "checksum list");
+  auto checksums = format::parse_strict_json_sorted(header.metadata.at(format::kChecksumsKey), 2,
+                                                    path, "checksum list");
   if (!checksums.is_object() || checksums.size() != header.tensors.size()) {
     throw CorruptDataError(path, "checksum list does not match the tensors");
   }

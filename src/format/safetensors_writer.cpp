@@ -35,7 +35,9 @@ uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata
 
   std::vector<TensorInfo> infos;
   infos.reserve(order.size());
-  nlohmann::ordered_json checksums = nlohmann::ordered_json::object();
+  // {"name":"hex16",...} in the data's order, rendered entry by entry (an ordered JSON object
+  // would cost n per insertion).
+  std::string checksums = "{";
   uint64_t offset = 0;
   for (size_t index : order) {
     const format::NamedTensor& named = tree.tensors[index];
@@ -43,14 +45,16 @@ uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata
     uint64_t hash = format::xxh3(tensor.data());
     infos.push_back({named.name, tensor.dtype(), tensor.shape(), offset, offset + tensor.nbytes(),
                      hash});
-    checksums[named.name] = format::to_hex16(hash);
+    if (checksums.size() > 1) checksums += ',';
+    checksums += nlohmann::json(named.name).dump();  // quoted and escaped
+    checksums += ":\"" + format::to_hex16(hash) + '"';
     offset += tensor.nbytes();
   }
 
   Metadata metadata = user_metadata;
   metadata[format::kFormatKey] = std::to_string(kFormatVersion);
   metadata[format::kTreeKey] = std::move(tree.json);
-  metadata[format::kChecksumsKey] = checksums.dump();
+  metadata[format::kChecksumsKey] = checksums + '}';
   metadata[format::kHeaderDigestKey] = format::to_hex16(format::header_digest(infos, metadata));
   std::string header;
   try {

@@ -14,11 +14,9 @@ struct Refused {
   std::string reason;
 };
 
-}  // namespace
-
-nlohmann::ordered_json parse_strict_json(std::string_view text, int max_depth,
-                                         const std::filesystem::path& path, std::string_view what) {
-  using Json = nlohmann::ordered_json;
+template <typename Json>
+Json parse_strict(std::string_view text, int max_depth, const std::filesystem::path& path,
+                  std::string_view what, std::vector<std::string>* top_level_keys) {
   std::vector<std::unordered_set<std::string>> keys_per_object;
   auto guard = [&](int depth, Json::parse_event_t event, Json& parsed) -> bool {
     switch (event) {
@@ -33,8 +31,11 @@ nlohmann::ordered_json parse_strict_json(std::string_view text, int max_depth,
         keys_per_object.pop_back();
         break;
       case Json::parse_event_t::key:
-        if (!keys_per_object.back().insert(parsed.get<std::string>()).second) {
-          throw Refused{"duplicate key \"" + parsed.get<std::string>() + "\""};
+        if (!keys_per_object.back().insert(parsed.template get<std::string>()).second) {
+          throw Refused{"duplicate key \"" + parsed.template get<std::string>() + "\""};
+        }
+        if (top_level_keys != nullptr && keys_per_object.size() == 1) {
+          top_level_keys->push_back(parsed.template get<std::string>());
         }
         break;
       default:
@@ -47,9 +48,22 @@ nlohmann::ordered_json parse_strict_json(std::string_view text, int max_depth,
                        /*ignore_comments=*/false);
   } catch (const Refused& refused) {
     throw CorruptDataError(path, std::string(what) + " " + refused.reason);
-  } catch (const Json::exception& error) {
+  } catch (const typename Json::exception& error) {
     throw CorruptDataError(path, std::string(what) + " is not valid JSON: " + error.what());
   }
+}
+
+}  // namespace
+
+nlohmann::ordered_json parse_strict_json(std::string_view text, int max_depth,
+                                         const std::filesystem::path& path, std::string_view what) {
+  return parse_strict<nlohmann::ordered_json>(text, max_depth, path, what, nullptr);
+}
+
+nlohmann::json parse_strict_json_sorted(std::string_view text, int max_depth,
+                                        const std::filesystem::path& path, std::string_view what,
+                                        std::vector<std::string>* top_level_keys) {
+  return parse_strict<nlohmann::json>(text, max_depth, path, what, top_level_keys);
 }
 
 }  // namespace cairn::format

@@ -113,8 +113,8 @@ class Decoder {
     for (std::string_view name : tensor_names) unreferenced_.insert(std::string(name));
   }
 
-  State decode(const nlohmann::ordered_json& node) {
-    using Type = nlohmann::ordered_json::value_t;
+  State decode(const nlohmann::json& node) {
+    using Type = nlohmann::json::value_t;
     switch (node.type()) {
       case Type::null: return State();
       case Type::boolean: return State(node.get<bool>());
@@ -142,7 +142,7 @@ class Decoder {
   }
 
  private:
-  State decode_tagged(const nlohmann::ordered_json& node) {
+  State decode_tagged(const nlohmann::json& node) {
     if (node.size() != 1) fail("tree node has " + std::to_string(node.size()) + " keys, want 1");
     const auto only = node.begin();
     const std::string& tag = only.key();
@@ -207,7 +207,7 @@ EncodedTree encode_tree(const State& state) {
 State decode_tree(std::string_view json, const std::vector<std::string_view>& tensor_names,
                   const std::function<Tensor(const std::string&)>& tensor_by_name,
                   const std::filesystem::path& path) {
-  auto tree = parse_strict_json(json, kMaxTreeJsonDepth, path, "tree in metadata");
+  auto tree = parse_strict_json_sorted(json, kMaxTreeJsonDepth, path, "tree in metadata");
   Decoder decoder(tensor_names, tensor_by_name, path);
   State state = decoder.decode(tree);
   decoder.check_all_referenced();

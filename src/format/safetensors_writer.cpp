@@ -38,11 +38,15 @@ uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata
   // {"name":"hex16",...} in the data's order, rendered entry by entry (an ordered JSON object
   // would cost n per insertion).
   std::string checksums = "{";
+  std::vector<std::span<const std::byte>> data;
+  data.reserve(order.size());
+  for (size_t index : order) data.push_back(tree.tensors[index].tensor->data());
+  const std::vector<uint64_t> hashes = format::xxh3_each(data);
   uint64_t offset = 0;
-  for (size_t index : order) {
-    const format::NamedTensor& named = tree.tensors[index];
+  for (size_t position = 0; position < order.size(); ++position) {
+    const format::NamedTensor& named = tree.tensors[order[position]];
     const Tensor& tensor = *named.tensor;
-    uint64_t hash = format::xxh3(tensor.data());
+    const uint64_t hash = hashes[position];
     infos.push_back({named.name, tensor.dtype(), tensor.shape(), offset, offset + tensor.nbytes(),
                      hash});
     if (checksums.size() > 1) checksums += ',';
@@ -66,8 +70,7 @@ uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata
   std::vector<std::span<const std::byte>> buffers;
   buffers.reserve(order.size() + 1);
   buffers.push_back(std::as_bytes(std::span(header)));
-  for (size_t index : order) {
-    auto bytes = tree.tensors[index].tensor->data();
+  for (const auto& bytes : data) {
     if (!bytes.empty()) buffers.push_back(bytes);
   }
   out.append(buffers);

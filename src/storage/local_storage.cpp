@@ -153,7 +153,11 @@ class LocalStorage final : public Storage {
   }
 
   std::unique_ptr<ReadableFile> open_file(const fs::path& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NOATIME: reading must not dirty the inode (an access-time update of a file just written
+    // waits for the journal, milliseconds after a large save); refused (EPERM) on files of
+    // another owner, then opened without it.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw IoError("open", path, errno);
     FileDescriptor guard(fd);
     struct stat info {};

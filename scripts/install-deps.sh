@@ -15,6 +15,7 @@ packages=(
   python3 python3-venv python3-numpy              # interop tests with Hugging Face safetensors
   python3-dev pybind11-dev python3-torch          # the Python package and its PyTorch tests
   libopenmpi-dev openmpi-bin                      # sharded multi-rank checkpoints (cairn_mpi)
+  fio                                             # benchmark: the raw-disk contenders (bench/)
 )
 # Into the venv from PyPI: the interop reference, the test runner, the wheel builder.
 python_packages=(safetensors==0.4.5 pytest==8.3.3 scikit-build-core==0.10.7)

@@ -4,7 +4,8 @@
 #      coordinator included, and runs every test, including a kill -9/resume run of the demo, a
 #      project built against the installed package with find_package(cairn), the pytest suite of
 #      the Python package, a wheel built by pip from a clean copy of the sources, and sharded
-#      saves under mpirun with 1, 2 and 4 ranks;
+#      saves under mpirun with 1, 2 and 4 ranks, and a short run of the performance benchmark
+#      (that it works; its targets are judged by bench/performance.sh, never by tests);
 #   2. builds again with clang under AddressSanitizer + UndefinedBehaviorSanitizer and runs the
 #      same tests (multi-rank ones with ranks on threads, not Open MPI's), plus bounded
 #      libFuzzer runs over the safetensors reader and the checkpoint manifest parser.
@@ -16,7 +17,7 @@ jobs=${CAIRN_JOBS:-2}
 
 echo "== GCC build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_BUILD_TORCH=ON \
-  -DCAIRN_BUILD_PYTHON=ON -DCAIRN_BUILD_MPI=ON
+  -DCAIRN_BUILD_PYTHON=ON -DCAIRN_BUILD_MPI=ON -DCAIRN_BUILD_BENCH=ON
 cmake --build build -j "$jobs"
 ctest --test-dir build -j "$jobs" --output-on-failure
 

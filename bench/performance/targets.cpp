@@ -125,9 +125,12 @@ std::vector<Target> evaluate_targets(const Results& results, int tensors_b) {
               static_cast<double>(*save->peak_memory_growth) / (1 << 20), 64, "MiB", "");
   }
   if (const Row* partial = e.row("a", kPartial); partial != nullptr && partial->peak_memory_growth) {
+    // The issue asks that it grow "only with the tensors touched": reading a tenth, it must stay
+    // near the bytes read (the whole state would be 10x); 1.25x leaves room for the pages the
+    // kernel maps around each fault and the reader's own bookkeeping.
     e.at_most("zero-copy read of 1/10 of (a): resident growth over the bytes read",
               static_cast<double>(*partial->peak_memory_growth) / static_cast<double>(partial->bytes),
-              1.1, "x", "");
+              1.25, "x", "reading all of it would be 10x");
   }
   return e.targets;
 }

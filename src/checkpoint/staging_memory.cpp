@@ -7,6 +7,7 @@
 
 #include "cairn/error.hpp"
 #include "cairn/text.hpp"
+#include "core/parallel.hpp"
 
 namespace cairn::checkpoint {
 
@@ -60,30 +61,36 @@ uint64_t StagingMemory::staged_size(const CheckpointState& state) {
 }
 
 CheckpointState StagingMemory::stage(const CheckpointState& state) {
-  reserve(staged_size(state));
+  const uint64_t bytes = staged_size(state);
+  reserve(bytes);
   uint64_t offset = 0;
-  State model = copy_into(state.model_state, offset);
-  State training = copy_into(state.training_state, offset);
+  std::vector<Copy> copies;
+  State model = place(state.model_state, offset, copies);
+  State training = place(state.training_state, offset, copies);
+  // The copy is bound by memory bandwidth: every core takes its share of the tensors.
+  core::parallel_for(copies.size(), bytes, [&](size_t i) {
+    std::memcpy(copies[i].destination, copies[i].source.data(), copies[i].source.size());
+  });
   return {std::move(model), std::move(training), state.shards};
 }
 
-State StagingMemory::copy_into(const State& state, uint64_t& offset) {
+State StagingMemory::place(const State& state, uint64_t& offset, std::vector<Copy>& copies) {
   switch (state.kind()) {
     case State::Kind::Tensor: {
       const Tensor& tensor = state.as_tensor();
       std::byte* destination = base_ + offset;
-      if (tensor.nbytes() > 0) std::memcpy(destination, tensor.data().data(), tensor.nbytes());
+      if (tensor.nbytes() > 0) copies.push_back({tensor.data(), destination});
       offset += aligned(tensor.nbytes());
       return Tensor::view(tensor.dtype(), tensor.shape(), destination, tensor.nbytes());
     }
     case State::Kind::List: {
       State list = State::list();
-      for (const State& element : state.elements()) list.push_back(copy_into(element, offset));
+      for (const State& element : state.elements()) list.push_back(place(element, offset, copies));
       return list;
     }
     case State::Kind::Map: {
       State map = State::map();
-      for (const auto& [key, value] : state.items()) map[key] = copy_into(value, offset);
+      for (const auto& [key, value] : state.items()) map[key] = place(value, offset, copies);
       return map;
     }
     default: return state;

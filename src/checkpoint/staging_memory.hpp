@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "cairn/checkpointer.hpp"
 
@@ -34,7 +36,12 @@ class StagingMemory {
  private:
   static uint64_t staged_size(const State& state);
   void reserve(uint64_t bytes);
-  State copy_into(const State& state, uint64_t& offset);
+  struct Copy {
+    std::span<const std::byte> source;
+    std::byte* destination;
+  };
+  // The state with each tensor viewing its place in this memory; the copies still to make.
+  State place(const State& state, uint64_t& offset, std::vector<Copy>& copies);
 
   std::filesystem::path owner_;
   std::optional<uint64_t> limit_;

@@ -2,11 +2,9 @@
 
 #include <xxhash.h>
 
-#include <algorithm>
-#include <atomic>
 #include <new>
-#include <system_error>
-#include <thread>
+
+#include "core/parallel.hpp"
 
 namespace cairn::format {
 
@@ -17,26 +15,10 @@ uint64_t xxh3(std::span<const std::byte> bytes) noexcept {
 uint64_t xxh3(std::string_view text) noexcept { return XXH3_64bits(text.data(), text.size()); }
 
 std::vector<uint64_t> xxh3_each(const std::vector<std::span<const std::byte>>& pieces) {
-  constexpr size_t kBytesPerExtraThread = size_t{8} << 20;
-  size_t total = 0;
+  uint64_t total = 0;
   for (const auto& piece : pieces) total += piece.size();
-  const size_t threads = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()),
-                                           1 + total / kBytesPerExtraThread, 8});
   std::vector<uint64_t> hashes(pieces.size());
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < pieces.size();) {
-      hashes[i] = xxh3(pieces[i]);
-    }
-  };
-  std::vector<std::thread> helpers;
-  helpers.reserve(threads);
-  try {
-    for (size_t i = 1; i < threads; ++i) helpers.emplace_back(work);
-  } catch (const std::system_error&) {  // NOLINT(bugprone-empty-catch): fewer threads will do
-  }
-  work();
-  for (std::thread& helper : helpers) helper.join();
+  core::parallel_for(pieces.size(), total, [&](size_t i) { hashes[i] = xxh3(pieces[i]); });
   return hashes;
 }
 

@@ -13,8 +13,7 @@ namespace cairn::format {
 
 uint64_t xxh3(std::span<const std::byte> bytes) noexcept;
 uint64_t xxh3(std::string_view text) noexcept;
-// xxh3() of each of `pieces`, computed on up to as many threads as the machine has cores (a
-// single thread below a few MiB in all, where starting threads would cost more than it saves).
+// xxh3() of each of `pieces`, computed on the machine's cores (core::parallel_for).
 std::vector<uint64_t> xxh3_each(const std::vector<std::span<const std::byte>>& pieces);
 std::string to_hex16(uint64_t value);
 

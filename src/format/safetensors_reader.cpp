@@ -6,6 +6,7 @@
 #include "cairn/error.hpp"
 #include "cairn/safetensors.hpp"
 #include "cairn/version.hpp"
+#include "core/parallel.hpp"
 #include "format/checksum.hpp"
 #include "format/header.hpp"
 #include "format/strict_json.hpp"
@@ -28,6 +29,8 @@ struct SafetensorsFile::Impl {
   void verify_tensor(const TensorInfo& info, std::span<const std::byte> bytes) const;
   std::vector<std::byte> copy_bytes(const TensorInfo& info) const;
   Tensor read_tensor(const TensorInfo& info) const;
+  // Reads (and verifies) one tensor into `destination`, chunk by chunk.
+  void read_into(const TensorInfo& info, std::span<std::byte> destination) const;
   // The tensor called `name`; throws InvalidArgumentError naming the file when there is none.
   const TensorInfo& info(std::string_view name) const;
 };
@@ -170,57 +173,85 @@ Tensor SafetensorsFile::tensor_unverified(std::string_view name) const {
                       info.end - info.begin, impl_->mapping);
 }
 
-void SafetensorsFile::read_into(std::string_view name, std::span<std::byte> destination) const {
-  const TensorInfo& info = impl_->info(name);
+void SafetensorsFile::Impl::read_into(const TensorInfo& info, std::span<std::byte> destination) const {
   if (destination.size() != info.end - info.begin) {
     throw InvalidArgumentError("cannot read tensor '" + info.name + "' of " +
                                    std::to_string(info.end - info.begin) + " bytes into " +
                                    std::to_string(destination.size()) + " bytes",
-                               impl_->path);
+                               path);
   }
   // Small enough to be hashed while still in the CPU cache, large enough to keep the calls few.
   constexpr size_t kChunk = size_t{256} << 10;
   format::Xxh3Stream hash;
-  const uint64_t start = impl_->header.data_offset() + info.begin;
+  const uint64_t start = header.data_offset() + info.begin;
   for (size_t done = 0; done < destination.size(); done += kChunk) {
     const std::span<std::byte> chunk =
         destination.subspan(done, std::min(kChunk, destination.size() - done));
-    impl_->file->read_at(start + done, chunk);
-    if (impl_->options.verify_checksums) hash.update(chunk);
+    file->read_at(start + done, chunk);
+    if (options.verify_checksums) hash.update(chunk);
   }
-  if (impl_->options.verify_checksums && info.xxh3 && hash.digest() != *info.xxh3) {
-    throw CorruptDataError(impl_->path, "tensor '" + info.name + "' checksum mismatch");
+  if (options.verify_checksums && info.xxh3 && hash.digest() != *info.xxh3) {
+    throw CorruptDataError(path, "tensor '" + info.name + "' checksum mismatch");
   }
+}
+
+void SafetensorsFile::read_into(std::string_view name, std::span<std::byte> destination) const {
+  impl_->read_into(impl_->info(name), destination);
 }
 
 State SafetensorsFile::state() const { return state_into(State()); }
 
 State SafetensorsFile::state_into(const State& into) const {
+  const std::vector<TensorInfo>& infos = impl_->header.tensors;
   // The writer's names for `into`'s tensors are the names this file uses for the same paths.
-  std::unordered_map<std::string, const Tensor*> targets;
+  std::vector<const Tensor*> target_of(infos.size(), nullptr);
   if (!into.is_null()) {
+    std::unordered_map<std::string, const Tensor*> targets;
     for (const format::NamedTensor& named : format::encode_tree(into).tensors) {
       if (named.tensor->writable_data() != nullptr) targets.emplace(named.name, named.tensor);
     }
-  }
-  auto read = [&](const TensorInfo& info) {
-    const auto target = targets.find(info.name);
-    if (target == targets.end() || target->second->dtype() != info.dtype ||
-        target->second->shape() != info.shape) {
-      return impl_->read_tensor(info);
+    for (size_t i = 0; i < infos.size(); ++i) {
+      const auto target = targets.find(infos[i].name);
+      if (target != targets.end() && target->second->dtype() == infos[i].dtype &&
+          target->second->shape() == infos[i].shape) {
+        target_of[i] = target->second;
+      }
     }
-    const Tensor& tensor = *target->second;
-    read_into(info.name, {tensor.writable_data(), tensor.nbytes()});
-    return tensor;
+  }
+  // First every byte is read into its target or, mapped, verified where it lies: on every core,
+  // as both passes are bound by memory bandwidth and hashing. Tensors copied into memory of
+  // their own (ReadOptions::copy) are read as the tree is rebuilt.
+  const bool mapped = impl_->mapping != nullptr && !impl_->options.copy;
+  auto mapped_bytes = [&](const TensorInfo& info) {
+    return impl_->mapping->bytes().subspan(impl_->header.data_offset() + info.begin,
+                                           info.end - info.begin);
+  };
+  uint64_t total = 0;
+  for (const TensorInfo& info : infos) total += info.end - info.begin;
+  core::parallel_for(infos.size(), total, [&](size_t i) {
+    if (const Tensor* target = target_of[i]) {
+      impl_->read_into(infos[i], {target->writable_data(), target->nbytes()});
+    } else if (mapped && impl_->options.verify_checksums) {
+      impl_->verify_tensor(infos[i], mapped_bytes(infos[i]));
+    }
+  });
+  auto read = [&](const TensorInfo& info) -> Tensor {
+    const size_t i = static_cast<size_t>(&info - infos.data());
+    if (target_of[i] != nullptr) return *target_of[i];
+    if (mapped) {
+      const auto bytes = mapped_bytes(info);
+      return Tensor::view(info.dtype, info.shape, bytes.data(), bytes.size(), impl_->mapping);
+    }
+    return impl_->read_tensor(info);
   };
   if (!has_tree()) {
     State flat = State::map();
-    for (const TensorInfo& info : impl_->header.tensors) flat[info.name] = read(info);
+    for (const TensorInfo& info : infos) flat[info.name] = read(info);
     return flat;
   }
   std::vector<std::string_view> names;
-  names.reserve(impl_->header.tensors.size());
-  for (const TensorInfo& info : impl_->header.tensors) names.push_back(info.name);
+  names.reserve(infos.size());
+  for (const TensorInfo& info : infos) names.push_back(info.name);
   return format::decode_tree(
       impl_->tree_json, names, [&](const std::string& name) { return read(impl_->info(name)); },
       impl_->path);

@@ -121,6 +121,19 @@ void check_layout(std::vector<TensorInfo> tensors, uint64_t data_size,
 
 }  // namespace
 
+void append_json_string(std::string& out, const std::string& text) {
+  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    out += Json(text).dump();
+    return;
+  }
+  out += '"';
+  out += text;
+  out += '"';
+}
+
 std::string render_header(const std::vector<TensorInfo>& tensors, const Metadata& metadata) {
   // One JSON object whose keys keep the tensors' order, rendered entry by entry (an ordered
   // JSON object would cost n per insertion): {"__metadata__":{...},"name":{"dtype":...},...}.
@@ -129,12 +142,19 @@ std::string render_header(const std::vector<TensorInfo>& tensors, const Metadata
     if (!metadata.empty()) json += "\"__metadata__\":" + Json(metadata).dump();
     for (const TensorInfo& tensor : tensors) {
       if (json.size() > 1) json += ',';
-      json += Json(tensor.name).dump();
+      append_json_string(json, tensor.name);
       json += ":{\"dtype\":\"";
       json += dtype_name(tensor.dtype);
-      json += "\",\"shape\":" + Json(tensor.shape).dump();
-      json += ",\"data_offsets\":[" + std::to_string(tensor.begin) + ',' +
-              std::to_string(tensor.end) + "]}";
+      json += "\",\"shape\":[";
+      for (size_t i = 0; i < tensor.shape.size(); ++i) {
+        if (i > 0) json += ',';
+        json += std::to_string(tensor.shape[i]);
+      }
+      json += "],\"data_offsets\":[";
+      json += std::to_string(tensor.begin);
+      json += ',';
+      json += std::to_string(tensor.end);
+      json += "]}";
     }
     json += '}';
   } catch (const Json::type_error& error) {

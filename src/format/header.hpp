@@ -33,6 +33,11 @@ struct Header {
 // data section starts at a multiple of 8. Throws InvalidArgumentError for non-UTF-8 text.
 std::string render_header(const std::vector<TensorInfo>& tensors, const Metadata& metadata);
 
+// Appends `text` as a JSON string, as nlohmann::json(text).dump() would: printable ASCII as it
+// is (the common case, and fast), anything else escaped by nlohmann, which also refuses invalid
+// UTF-8 (nlohmann::json::type_error).
+void append_json_string(std::string& out, const std::string& text);
+
 // Reads and validates the header of `file` against its size: every check of docs/format.md
 // ("What a reader refuses"). Does not verify checksums.
 Header read_header(const ReadableFile& file, const std::filesystem::path& path);

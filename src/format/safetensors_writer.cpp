@@ -50,7 +50,7 @@ uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata
     infos.push_back({named.name, tensor.dtype(), tensor.shape(), offset, offset + tensor.nbytes(),
                      hash});
     if (checksums.size() > 1) checksums += ',';
-    checksums += nlohmann::json(named.name).dump();  // quoted and escaped
+    format::append_json_string(checksums, named.name);
     checksums += ":\"" + format::to_hex16(hash) + '"';
     offset += tensor.nbytes();
   }

@@ -17,6 +17,9 @@ std::string joined(std::initializer_list<std::string_view> parts) {
   return text;
 }
 
+// `count` equal F32 tensors of `mib` MiB in all.
+Workload equal_tensors(std::string key, uint64_t mib, int count);
+
 }  // namespace
 
 uint64_t Workload::bytes() const {

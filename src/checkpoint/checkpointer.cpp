@@ -30,6 +30,7 @@
 #include "checkpoint/retention.hpp"
 #include "checkpoint/shards.hpp"
 #include "checkpoint/staging_memory.hpp"
+#include "core/state_walk.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/folder_pin.hpp"
@@ -245,20 +246,7 @@ struct Checkpointer::Impl {
 namespace {
 
 uint64_t tensor_bytes(const State& state) {
-  switch (state.kind()) {
-    case State::Kind::Tensor: return state.as_tensor().nbytes();
-    case State::Kind::List: {
-      uint64_t total = 0;
-      for (const State& element : state.elements()) total += tensor_bytes(element);
-      return total;
-    }
-    case State::Kind::Map: {
-      uint64_t total = 0;
-      for (const auto& [key, value] : state.items()) total += tensor_bytes(value);
-      return total;
-    }
-    default: return 0;
-  }
+  return core::sum_over_tensors(state, [](const Tensor& tensor) { return tensor.nbytes(); });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "cairn/error.hpp"
 #include "cairn/text.hpp"
 #include "core/parallel.hpp"
+#include "core/state_walk.hpp"
 
 namespace cairn::checkpoint {
 
@@ -24,20 +25,7 @@ StagingMemory::~StagingMemory() {
 }
 
 uint64_t StagingMemory::staged_size(const State& state) {
-  switch (state.kind()) {
-    case State::Kind::Tensor: return aligned(state.as_tensor().nbytes());
-    case State::Kind::List: {
-      uint64_t total = 0;
-      for (const State& element : state.elements()) total += staged_size(element);
-      return total;
-    }
-    case State::Kind::Map: {
-      uint64_t total = 0;
-      for (const auto& [key, value] : state.items()) total += staged_size(value);
-      return total;
-    }
-    default: return 0;
-  }
+  return core::sum_over_tensors(state, [](const Tensor& tensor) { return aligned(tensor.nbytes()); });
 }
 
 void StagingMemory::reserve(uint64_t bytes) {

@@ -17,9 +17,6 @@ std::string joined(std::initializer_list<std::string_view> parts) {
   return text;
 }
 
-// `count` equal F32 tensors of `mib` MiB in all.
-Workload equal_tensors(std::string key, uint64_t mib, int count);
-
 }  // namespace
 
 uint64_t Workload::bytes() const {
@@ -31,6 +28,8 @@ uint64_t Workload::bytes() const {
   }
   return total;
 }
+
+namespace {
 
 // `count` equal F32 tensors of `mib` MiB in all.
 Workload equal_tensors(std::string key, uint64_t mib, int count) {
@@ -45,6 +44,8 @@ Workload equal_tensors(std::string key, uint64_t mib, int count) {
   workload.description = text;
   return workload;
 }
+
+}  // namespace
 
 Workload large_tensors(uint64_t mib, int count) { return equal_tensors("a", mib, count); }
 

@@ -65,6 +65,31 @@ TEST(Sharded, SavedByFourRestoresOnOneTwoThreeAndFour) {
   EXPECT_EQ(best, testing::full_state(0).model_state);
 }
 
+// Asynchronous saves with several ranks: each rank's background save takes part in the
+// collective protocol; one commit for all, retention as for synchronous saves.
+TEST(Sharded, AsynchronousSavesOnThreeRanksCommitOnceAndRestoreOnTwo) {
+  TempDir dir;
+  ThreadRanks group(3);
+  rethrow_any(group.run([&](int rank) {
+    CheckpointerOptions options = testing::rank_options(dir.path(), group.rank(rank), 2);
+    options.async_save = true;
+    Checkpointer checkpointer(options);
+    testing::ShardedTrainer trainer;
+    trainer.rank = rank;
+    trainer.ranks = 3;
+    for (trainer.step = 0; trainer.step <= 3; ++trainer.step) {
+      checkpointer.save_checkpoint(trainer.step, trainer);
+    }
+    checkpointer.wait();
+  }));
+  EXPECT_EQ(testing::epochs_on_disk(dir.path()), (std::vector<int64_t>{2, 3}));
+  ThreadRanks readers(2);
+  rethrow_any(readers.run([&](int rank) {
+    Checkpointer checkpointer(testing::rank_options(dir.path(), readers.rank(rank)));
+    testing::expect_restored(checkpointer.restore_shards(testing::restore_request(rank, 2)), 3, rank, 2);
+  }));
+}
+
 TEST(Sharded, ReplicatedValuesAreWrittenOnceAndEachRankWritesItsOwnFile) {
   TempDir dir;
   save_steps(dir.path(), 3, 0, 0);

@@ -16,7 +16,8 @@ class BackgroundSave {
   BackgroundSave& operator=(const BackgroundSave&) = delete;
   ~BackgroundSave() { finish(); }
 
-  // Runs `job` on a new thread. The previous job must have been finished.
+  // Runs `job` on a new thread (on the calling thread when none can be started). The previous
+  // job must have been finished.
   void start(std::function<void()> job);
   bool running() const noexcept { return worker_.joinable(); }
   // Waits for the job, if one runs; returns its failure once (null when it succeeded or none ran).

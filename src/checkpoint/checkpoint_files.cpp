@@ -3,50 +3,35 @@
 #include <cerrno>
 #include <map>
 #include <set>
-#include <system_error>
-#include <thread>
 
 #include "cairn/error.hpp"
 #include "checkpoint/layout.hpp"
 #include "checkpoint/shards.hpp"
+#include "core/parallel.hpp"
 #include "format/checksum.hpp"
 
 namespace cairn::checkpoint {
 namespace {
 
 // Counts and hashes every byte on its way to the file, so the manifest needs no second read.
-// Large appends are hashed on a second thread while the kernel copies the same bytes into the
-// file: on two cores the two passes overlap instead of adding up.
+// Large appends are hashed on another core while the kernel copies the same bytes into the
+// file: the two passes overlap instead of adding up.
 class HashingFile final : public WritableFile {
  public:
   explicit HashingFile(std::unique_ptr<WritableFile> inner) : inner_(std::move(inner)) {}
   void append(std::span<const std::span<const std::byte>> buffers) override {
-    constexpr uint64_t kOverlapFrom = uint64_t{4} << 20;
     uint64_t bytes = 0;
     for (const auto& buffer : buffers) bytes += buffer.size();
     size_ += bytes;
-    auto hash_all = [this, buffers] {
-      for (const auto& buffer : buffers) hash_.update(buffer);
-    };
-    std::thread hasher;
-    if (bytes >= kOverlapFrom && std::thread::hardware_concurrency() >= 2) {
-      try {
-        hasher = std::thread(hash_all);
-      } catch (const std::system_error&) {  // NOLINT(bugprone-empty-catch): hash below instead
+    // Item 0 writes, item 1 hashes: side by side when the append is large, else one after the
+    // other; a write error is rethrown.
+    core::parallel_for(2, bytes, [&](size_t item) {
+      if (item == 0) {
+        inner_->append(buffers);
+      } else {
+        for (const auto& buffer : buffers) hash_.update(buffer);
       }
-    }
-    if (!hasher.joinable()) {
-      hash_all();
-      inner_->append(buffers);
-      return;
-    }
-    try {
-      inner_->append(buffers);
-    } catch (...) {
-      hasher.join();
-      throw;
-    }
-    hasher.join();
+    });
   }
   void sync() override { inner_->sync(); }
   void close() override { inner_->close(); }

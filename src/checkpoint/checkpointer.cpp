@@ -50,14 +50,15 @@ struct Candidate {
   std::string folder;
 };
 
-// Hands the save protocol a state taken (and staged) earlier, or the error taking it raised.
+// Hands the save protocol (which asks once) a state taken, and staged, earlier, or the error
+// taking it raised.
 class TakenState final : public Trainer {
  public:
   TakenState(CheckpointState state, std::exception_ptr failure)
       : state_(std::move(state)), failure_(std::move(failure)) {}
   CheckpointState get_checkpoint_state() override {
     if (failure_) std::rethrow_exception(failure_);
-    return state_;
+    return std::move(state_);
   }
 
  private:
@@ -500,8 +501,8 @@ void Checkpointer::Impl::start_save(int64_t epoch, std::optional<int64_t> batche
     failure = std::current_exception();
   }
   background.start([this, epoch, batches_this_epoch, is_best_so_far, save_time, metrics,
-                    staged = std::move(staged), failure] {
-    TakenState taken(staged, failure);
+                    staged = std::move(staged), failure]() mutable {
+    TakenState taken(std::move(staged), failure);
     save(epoch, batches_this_epoch, taken, is_best_so_far, save_time, metrics);
   });
 }

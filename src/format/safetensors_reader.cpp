@@ -29,6 +29,15 @@ struct SafetensorsFile::Impl {
   void verify_tensor(const TensorInfo& info, std::span<const std::byte> bytes) const;
   std::vector<std::byte> copy_bytes(const TensorInfo& info) const;
   Tensor read_tensor(const TensorInfo& info) const;
+  // The tensor's bytes where they lie in the mapping (which must exist), and a view of them kept
+  // alive by the mapping; neither verified.
+  std::span<const std::byte> mapped(const TensorInfo& info) const {
+    return mapping->bytes().subspan(header.data_offset() + info.begin, info.end - info.begin);
+  }
+  Tensor mapped_view(const TensorInfo& info) const {
+    const std::span<const std::byte> bytes = mapped(info);
+    return Tensor::view(info.dtype, info.shape, bytes.data(), bytes.size(), mapping);
+  }
   // Reads (and verifies) one tensor into `destination`, chunk by chunk.
   void read_into(const TensorInfo& info, std::span<std::byte> destination) const;
   // The tensor called `name`; throws InvalidArgumentError naming the file when there is none.
@@ -117,15 +126,13 @@ const TensorInfo& SafetensorsFile::Impl::info(std::string_view name) const {
 }
 
 Tensor SafetensorsFile::Impl::read_tensor(const TensorInfo& info) const {
-  const uint64_t nbytes = info.end - info.begin;
   if (options.copy || mapping == nullptr) {
     std::vector<std::byte> bytes = copy_bytes(info);
     if (options.verify_checksums) verify_tensor(info, bytes);
     return Tensor(info.dtype, info.shape, std::move(bytes));
   }
-  const std::byte* data = mapping->bytes().data() + header.data_offset() + info.begin;
-  if (options.verify_checksums) verify_tensor(info, {data, nbytes});
-  return Tensor::view(info.dtype, info.shape, data, nbytes, mapping);
+  if (options.verify_checksums) verify_tensor(info, mapped(info));
+  return mapped_view(info);
 }
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path,
@@ -168,9 +175,7 @@ Tensor SafetensorsFile::tensor(std::string_view name) const {
 Tensor SafetensorsFile::tensor_unverified(std::string_view name) const {
   const TensorInfo& info = impl_->info(name);
   if (impl_->mapping == nullptr) return Tensor(info.dtype, info.shape, impl_->copy_bytes(info));
-  return Tensor::view(info.dtype, info.shape,
-                      impl_->mapping->bytes().data() + impl_->header.data_offset() + info.begin,
-                      info.end - info.begin, impl_->mapping);
+  return impl_->mapped_view(info);
 }
 
 void SafetensorsFile::Impl::read_into(const TensorInfo& info, std::span<std::byte> destination) const {
@@ -222,27 +227,20 @@ State SafetensorsFile::state_into(const State& into) const {
   // as both passes are bound by memory bandwidth and hashing. Tensors copied into memory of
   // their own (ReadOptions::copy) are read as the tree is rebuilt.
   const bool mapped = impl_->mapping != nullptr && !impl_->options.copy;
-  auto mapped_bytes = [&](const TensorInfo& info) {
-    return impl_->mapping->bytes().subspan(impl_->header.data_offset() + info.begin,
-                                           info.end - info.begin);
-  };
   uint64_t total = 0;
   for (const TensorInfo& info : infos) total += info.end - info.begin;
   core::parallel_for(infos.size(), total, [&](size_t i) {
     if (const Tensor* target = target_of[i]) {
       impl_->read_into(infos[i], {target->writable_data(), target->nbytes()});
     } else if (mapped && impl_->options.verify_checksums) {
-      impl_->verify_tensor(infos[i], mapped_bytes(infos[i]));
+      impl_->verify_tensor(infos[i], impl_->mapped(infos[i]));
     }
   });
   auto read = [&](const TensorInfo& info) -> Tensor {
     const size_t i = static_cast<size_t>(&info - infos.data());
     if (target_of[i] != nullptr) return *target_of[i];
-    if (mapped) {
-      const auto bytes = mapped_bytes(info);
-      return Tensor::view(info.dtype, info.shape, bytes.data(), bytes.size(), impl_->mapping);
-    }
-    return impl_->read_tensor(info);
+    // A mapped tensor was verified above; a copy is read, and verified, now.
+    return mapped ? impl_->mapped_view(info) : impl_->read_tensor(info);
   };
   if (!has_tree()) {
     State flat = State::map();
@@ -262,8 +260,7 @@ void SafetensorsFile::verify() const {
   impl_->verify_header_digest();
   for (const TensorInfo& info : impl_->header.tensors) {
     if (impl_->mapping) {
-      impl_->verify_tensor(info, impl_->mapping->bytes().subspan(
-                                     impl_->header.data_offset() + info.begin, info.end - info.begin));
+      impl_->verify_tensor(info, impl_->mapped(info));
     } else {
       impl_->verify_tensor(info, impl_->copy_bytes(info));
     }

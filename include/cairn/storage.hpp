@@ -51,6 +51,10 @@ struct DirEntry {
   bool is_directory = false;
 };
 
+// The file cairn puts in each folder it creates to delete inside (staging/, best-versions/):
+// Storage::remove_owned deletes nothing in a folder without it.
+inline constexpr const char* kOwnerMarker = ".cairn-owned";
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -67,8 +71,16 @@ class Storage {
   virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
   // Makes the directory's entries (creations, renames, removals) durable.
   virtual void sync_directory(const std::filesystem::path& dir) = 0;
-  // Removes a file, or a directory and everything in it; no error if it does not exist.
-  virtual void remove_all(const std::filesystem::path& path) = 0;
+  // The only deletion of the seam, and its guard. Removes `path` (a file, a symbolic link itself,
+  // or a directory and everything in it; no error if it does not exist) only when:
+  // - its last component is a plain name (not empty, ".", "..", nor holding a '/');
+  // - its parent is a real directory (not a symbolic link) that cairn created and marked as its
+  //   own with a kOwnerMarker file, or the name is a temporary this process made (".<name>
+  //   .cairn-tmp.<our pid>.<n>");
+  // and, walking the tree, it never follows a symbolic link nor enters another filesystem.
+  // Anything else is refused with IoError naming the path and the reason, before any byte is
+  // deleted (a tree that reaches into another filesystem keeps that part).
+  virtual void remove_owned(const std::filesystem::path& path) = 0;
   // Makes `link` a new hard link to the file `existing`. Throws IoError (EXDEV, EPERM, ...) where
   // the filesystem refuses; callers fall back to a copy.
   virtual void hard_link(const std::filesystem::path& existing, const std::filesystem::path& link) = 0;

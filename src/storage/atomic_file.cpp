@@ -6,17 +6,37 @@
 #include <string>
 
 namespace cairn::storage {
+namespace {
+
+constexpr std::string_view kTemporaryTag = ".cairn-tmp.";
+
+}  // namespace
 
 std::filesystem::path temporary_sibling(const std::filesystem::path& path) {
   static std::atomic<unsigned long> counter{0};
   // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict) on chains of operator+.
   std::string name = ".";
   name.append(path.filename().string())
-      .append(".cairn-tmp.")
+      .append(kTemporaryTag)
       .append(std::to_string(::getpid()))
       .append(".")
       .append(std::to_string(counter++));
   return path.parent_path() / name;
+}
+
+bool is_own_temporary(std::string_view name) {
+  const size_t tag = name.rfind(kTemporaryTag);
+  if (!name.starts_with('.') || tag == std::string_view::npos || tag == 0) return false;
+  const std::string own = std::to_string(::getpid()) + ".";
+  std::string_view rest = name.substr(tag + kTemporaryTag.size());
+  if (!rest.starts_with(own)) return false;
+  rest.remove_prefix(own.size());
+  return !rest.empty() && rest.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+bool is_plain_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
 }
 
 void cleanup_quietly(const std::function<void()>& cleanup) noexcept {
@@ -39,7 +59,7 @@ void write_file_atomically(Storage& storage, const std::filesystem::path& path,
     storage.rename(temporary, path);
   } catch (...) {
     file.reset();
-    cleanup_quietly([&] { storage.remove_all(temporary); });
+    cleanup_quietly([&] { storage.remove_owned(temporary); });
     throw;
   }
   storage.sync_directory(directory);

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <string_view>
 
 #include "cairn/storage.hpp"
 
@@ -20,6 +21,12 @@ void write_file_atomically(Storage& storage, const std::filesystem::path& path,
 
 // Name for a temporary sibling of `path` that no other writer in any process picks.
 std::filesystem::path temporary_sibling(const std::filesystem::path& path);
+
+// Whether `name` is a name temporary_sibling gave in this process.
+bool is_own_temporary(std::string_view name);
+
+// Whether `name` names an entry of a folder: not empty, ".", "..", and without '/' or NUL.
+bool is_plain_name(std::string_view name);
 
 // Runs `cleanup`, swallowing its errors: used while another error is already propagating, which
 // must not be replaced by a secondary one.

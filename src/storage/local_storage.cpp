@@ -1,4 +1,5 @@
 // The local POSIX filesystem behind the Storage seam.
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
@@ -14,6 +15,7 @@
 
 #include "cairn/error.hpp"
 #include "cairn/storage.hpp"
+#include "storage/atomic_file.hpp"
 
 namespace cairn {
 namespace {
@@ -144,6 +146,55 @@ class LocalReadableFile final : public ReadableFile {
   uint64_t size_;
 };
 
+// Removes the entry `name` of the open directory `dir_fd`: a file or a symbolic link itself by
+// unlinkat, a directory by emptying it through its own descriptor (opened O_NOFOLLOW, so a link
+// swapped in meanwhile is not entered) and then unlinkat. `device` is the filesystem it must stay
+// on; `path` names the entry in errors.
+void remove_entry_at(int dir_fd, const std::string& name, dev_t device, const fs::path& path) {
+  struct stat info {};
+  if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return;
+    throw IoError("stat", path, errno);
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
+      throw IoError("remove", path, errno);
+    }
+    return;
+  }
+  if (info.st_dev != device) {
+    throw IoError("refusing to delete", path, "it is on another filesystem (a mount point)");
+  }
+  const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) throw IoError("open directory", path, errno);
+  DIR* listing = ::fdopendir(fd);
+  if (listing == nullptr) {
+    const int error = errno;
+    ::close(fd);
+    throw IoError("list", path, error);
+  }
+  std::vector<std::string> children;
+  errno = 0;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string_view child = entry->d_name;
+    if (child != "." && child != "..") children.emplace_back(child);
+  }
+  const int list_error = errno;
+  try {
+    if (list_error != 0) throw IoError("list", path, list_error);
+    for (const std::string& child : children) {
+      remove_entry_at(::dirfd(listing), child, device, path / child);
+    }
+  } catch (...) {
+    ::closedir(listing);
+    throw;
+  }
+  ::closedir(listing);
+  if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    throw IoError("remove", path, errno);
+  }
+}
+
 class LocalStorage final : public Storage {
  public:
   std::unique_ptr<WritableFile> create_file(const fs::path& path) override {
@@ -210,12 +261,38 @@ class LocalStorage final : public Storage {
     if (::fsync(fd) != 0) throw IoError("fsync directory", dir, errno);
   }
 
-  void remove_all(const fs::path& path) override {
-    std::error_code error;
-    fs::remove_all(path, error);
-    if (error && error != std::errc::no_such_file_or_directory) {
-      throw IoError("remove", path, error.value());
+  void remove_owned(const fs::path& path) override {
+    const std::string name = path.filename().string();
+    if (!storage::is_plain_name(name)) {
+      throw IoError("refusing to delete", path, "not a plain name inside a folder");
     }
+    const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    // A temporary of ours lies beside the file it replaces, in a folder the caller chose (which
+    // may be reached through a link); anything else must lie in a folder cairn marked, and
+    // O_NOFOLLOW makes sure a symbolic link put where that folder was is never entered.
+    const bool temporary = storage::is_own_temporary(name);
+    FileDescriptor dir(::open(parent.c_str(),
+                              O_RDONLY | O_DIRECTORY | O_CLOEXEC | (temporary ? 0 : O_NOFOLLOW)));
+    if (dir.get() < 0) {
+      if (errno == ENOENT) return;
+      if (errno == ELOOP || errno == ENOTDIR) {
+        throw IoError("refusing to delete", path,
+                      parent.string() + " is a symbolic link or not a folder, not cairn's own");
+      }
+      throw IoError("open directory", parent, errno);
+    }
+    if (!temporary) {
+      struct stat marker {};
+      if (::fstatat(dir.get(), kOwnerMarker, &marker, AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISREG(marker.st_mode)) {
+        throw IoError("refusing to delete", path,
+                      parent.string() + " was not created by cairn (it holds no " + kOwnerMarker +
+                          " marker)");
+      }
+    }
+    struct stat parent_info {};
+    if (::fstat(dir.get(), &parent_info) != 0) throw IoError("stat", parent, errno);
+    remove_entry_at(dir.get(), name, parent_info.st_dev, path);
   }
 
   void hard_link(const fs::path& existing, const fs::path& link) override {

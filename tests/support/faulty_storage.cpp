@@ -95,9 +95,9 @@ void FaultyStorage::sync_directory(const fs::path& dir) {
   inner_.sync_directory(dir);
 }
 
-void FaultyStorage::remove_all(const fs::path& path) {
+void FaultyStorage::remove_owned(const fs::path& path) {
   tick("remove", path);
-  inner_.remove_all(path);
+  inner_.remove_owned(path);
 }
 
 void FaultyStorage::hard_link(const fs::path& existing, const fs::path& link) {

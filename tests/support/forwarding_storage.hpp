@@ -23,7 +23,7 @@ class ForwardingStorage : public Storage {
     inner_.rename(from, to);
   }
   void sync_directory(const std::filesystem::path& dir) override { inner_.sync_directory(dir); }
-  void remove_all(const std::filesystem::path& path) override { inner_.remove_all(path); }
+  void remove_owned(const std::filesystem::path& path) override { inner_.remove_owned(path); }
   void hard_link(const std::filesystem::path& existing, const std::filesystem::path& link) override {
     inner_.hard_link(existing, link);
   }

@@ -137,9 +137,9 @@ void PowerLossStorage::sync_directory(const fs::path& dir) {
   }
 }
 
-void PowerLossStorage::remove_all(const fs::path& path) {
+void PowerLossStorage::remove_owned(const fs::path& path) {
   tick("remove", path);
-  inner_.remove_all(path);
+  inner_.remove_owned(path);
   std::erase_if(files_, [&](const auto& item) { return is_under(item.first, path); });
   std::erase_if(changes_, [&](const EntryChange& change) { return is_under(change.to, path); });
 }

@@ -43,7 +43,7 @@ class PowerLossStorage final : public Storage {
   bool exists(const std::filesystem::path& path) override;
   void rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
   void sync_directory(const std::filesystem::path& dir) override;
-  void remove_all(const std::filesystem::path& path) override;
+  void remove_owned(const std::filesystem::path& path) override;
   void hard_link(const std::filesystem::path& existing, const std::filesystem::path& link) override;
   void create_symlink(const std::filesystem::path& target,
                       const std::filesystem::path& link) override;

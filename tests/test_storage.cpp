@@ -110,6 +110,8 @@ TEST(Staging, LeftoversOfACrashedWriterAreRemovedByTheNextWriter) {
   testing::write_bytes(dir / "staging" / "ckpt-3.999.0" / "model.safetensors",
                        std::vector<std::byte>(100));
   testing::write_bytes(dir / "staging" / "stray-file", std::vector<std::byte>(1));
+  // The crashed writer had marked staging/ as cairn's, as every writer does.
+  testing::write_bytes(dir / "staging" / std::string(kOwnerMarker), {});
   StagingArea staging(local_storage(), dir.path());
   auto removed = staging.remove_leftovers();
   EXPECT_EQ(removed.size(), 2u);

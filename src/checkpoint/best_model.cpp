@@ -8,6 +8,7 @@
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
 #include "storage/atomic_file.hpp"
+#include "storage/owned_folder.hpp"
 
 namespace cairn::checkpoint {
 namespace {
@@ -61,13 +62,21 @@ Manifest model_part(const Manifest& manifest) {
   return best;
 }
 
+// best-versions/ is cairn's own (storage/owned_folder.hpp). One left by a cairn from before the
+// owner marker holds only folders named like checkpoints, and is adopted.
+void claim_best_versions(Storage& storage, const fs::path& versions) {
+  storage::claim_folder(storage, versions, [](const DirEntry& entry) {
+    return entry.is_directory && parse_checkpoint_name(entry.name).has_value();
+  });
+}
+
 }  // namespace
 
 void publish_best(Storage& storage, storage::StagingArea& staging, const fs::path& serialization_dir,
                   const fs::path& checkpoint_dir, const Manifest& manifest) {
   const std::string name = checkpoint_dir.filename().string();
   const fs::path versions = serialization_dir / kBestVersionsDir;
-  storage.create_directories(versions);
+  claim_best_versions(storage, versions);
 
   // 1. The new version folder, published whole.
   if (!storage.exists(versions / name)) {
@@ -80,14 +89,15 @@ void publish_best(Storage& storage, storage::StagingArea& staging, const fs::pat
     folder.publish(versions / name);
   }
 
-  // 2. Swing the link.
+  // 2. Swing the link, unless `best` is something cairn did not make.
   const fs::path link = serialization_dir / kBestLink;
+  best_folder(storage, serialization_dir);  // throws when `best` is not cairn's link
   const fs::path temporary = storage::temporary_sibling(link);
   storage.create_symlink(fs::path(kBestVersionsDir) / name, temporary);
   try {
     storage.rename(temporary, link);
   } catch (...) {
-    storage::cleanup_quietly([&] { storage.remove_all(temporary); });
+    storage::cleanup_quietly([&] { storage.remove_owned(temporary); });
     throw;
   }
   storage.sync_directory(serialization_dir);
@@ -100,8 +110,11 @@ void remove_unreachable_best_versions(Storage& storage, storage::StagingArea& st
                                       const fs::path& serialization_dir) {
   const fs::path versions = serialization_dir / kBestVersionsDir;
   if (!storage.exists(versions)) return;
+  claim_best_versions(storage, versions);
   const std::optional<fs::path> current = best_folder(storage, serialization_dir);
   for (const DirEntry& entry : storage.list(versions)) {
+    // Only the versions cairn made; anything else put into the folder stays.
+    if (!entry.is_directory || !parse_checkpoint_name(entry.name)) continue;
     if (!current || entry.name != current->filename()) staging.discard(versions / entry.name);
   }
 }
@@ -113,6 +126,9 @@ std::optional<fs::path> best_folder(Storage& storage, const fs::path& serializat
     target = storage.read_symlink(link);
   } catch (const IoError& error) {
     if (error.error_code() == ENOENT) return std::nullopt;
+    if (error.error_code() == EINVAL) {
+      throw CorruptDataError(link, "is not a symbolic link cairn made; cairn leaves it alone");
+    }
     throw;
   }
   // Only a link cairn made is followed: best-versions/<checkpoint name>.

@@ -4,8 +4,10 @@
 // `best` is a symbolic link to best-versions/<checkpoint name>/, a folder holding a hard link
 // to (or, where links fail, a copy of) that checkpoint's model.safetensors and a manifest. It is
 // replaced atomically:
-// 1. build best-versions/<name>/ in staging/ and publish it (one rename)
-// 2. make a new symlink beside `best` and rename it over `best` (atomic), fsync the directory
+// 1. claim best-versions/ (storage/owned_folder.hpp: refused when cairn did not create it),
+//    build best-versions/<name>/ in staging/ and publish it (one rename)
+// 2. unless `best` exists and is not a link cairn made (then nothing is replaced), make a new
+//    symlink beside `best` and rename it over `best` (atomic), fsync the directory
 // 3. remove the folders of best-versions/ that `best` no longer points to
 #pragma once
 
@@ -20,7 +22,8 @@
 namespace cairn::checkpoint {
 
 // Makes the model of the published checkpoint `checkpoint_dir` (with manifest `manifest`) the
-// best one. `serialization_dir` holds `best`.
+// best one. `serialization_dir` holds `best`. Throws InvalidArgumentError (best-versions/ is not
+// cairn's), CorruptDataError (`best` is not cairn's link) or IoError; `best` is then unchanged.
 void publish_best(Storage& storage, storage::StagingArea& staging,
                   const std::filesystem::path& serialization_dir,
                   const std::filesystem::path& checkpoint_dir, const Manifest& manifest);

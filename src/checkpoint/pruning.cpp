@@ -58,6 +58,11 @@ std::vector<std::string> delete_doomed(Storage& storage, storage::StagingArea& s
   bool deleted_any = false;
   try {
     while (!ledger.doomed.empty()) {
+      // read_ledger refuses other names; this keeps any that slipped in from reaching a deletion.
+      if (!parse_checkpoint_name(ledger.doomed.back())) {
+        ledger.doomed.pop_back();
+        continue;
+      }
       if (staging.discard_unless_pinned(checkpoints / ledger.doomed.back())) {
         deleted_any = true;
       } else {

@@ -38,6 +38,7 @@ DirectoryListing list_directory(const std::filesystem::path& serialization_dir) 
   const auto staging = serialization_dir / storage::kStagingDirName;
   if (storage.exists(staging)) {
     for (const DirEntry& entry : storage.list(staging)) {
+      if (entry.name == kOwnerMarker) continue;  // the mark that staging/ is cairn's
       listing.others.push_back({staging / entry.name, "staging leftover"});
     }
   }

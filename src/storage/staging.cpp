@@ -10,6 +10,7 @@
 #include "cairn/error.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/folder_pin.hpp"
+#include "storage/owned_folder.hpp"
 
 namespace cairn::storage {
 
@@ -24,7 +25,7 @@ StagedFolder::StagedFolder(StagedFolder&& other) noexcept
       owned_(std::exchange(other.owned_, false)) {}
 
 StagedFolder::~StagedFolder() {
-  if (owned_) cleanup_quietly([&] { storage_->remove_all(folder_); });
+  if (owned_) cleanup_quietly([&] { storage_->remove_owned(folder_); });
 }
 
 std::unique_ptr<WritableFile> StagedFolder::create_file(std::string_view name) {
@@ -55,23 +56,40 @@ std::string unique_name(std::string_view name) {
   return std::string(name) + "." + std::to_string(::getpid()) + "." + std::to_string(counter++);
 }
 
+// "<name>.<pid>.<n>", as unique_name makes them: what a staging/ from before the owner marker
+// holds after a crash.
+bool is_staged_folder(const DirEntry& entry) {
+  if (!entry.is_directory) return false;
+  const std::string_view name = entry.name;
+  const size_t last = name.rfind('.');
+  if (last == std::string_view::npos || last == 0) return false;
+  const size_t middle = name.rfind('.', last - 1);
+  auto digits = [](std::string_view text) {
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  return middle != std::string_view::npos && middle > 0 &&
+         digits(name.substr(middle + 1, last - middle - 1)) && digits(name.substr(last + 1));
+}
+
 }  // namespace
 
+void StagingArea::claim() { claim_folder(storage_, staging_dir_, is_staged_folder); }
+
 StagedFolder StagingArea::begin(std::string_view name) {
-  storage_.create_directories(staging_dir_);
+  claim();
   std::filesystem::path folder = staging_dir_ / unique_name(name);
-  storage_.remove_all(folder);  // a leftover of a crashed process that had our pid
+  storage_.remove_owned(folder);  // a leftover of a crashed process that had our pid
   storage_.create_directories(folder);
   return StagedFolder(storage_, staging_dir_, folder);
 }
 
 void StagingArea::discard(const std::filesystem::path& folder) {
   if (!storage_.exists(folder)) return;
-  storage_.create_directories(staging_dir_);
+  claim();
   const std::filesystem::path retired =
       staging_dir_ / unique_name("discarded-" + folder.filename().string());
   storage_.rename(folder, retired);
-  storage_.remove_all(retired);
+  storage_.remove_owned(retired);
 }
 
 bool StagingArea::discard_unless_pinned(const std::filesystem::path& folder) {
@@ -82,16 +100,22 @@ bool StagingArea::discard_unless_pinned(const std::filesystem::path& folder) {
   return true;
 }
 
-std::vector<std::filesystem::path> StagingArea::remove_leftovers() {
-  std::vector<std::filesystem::path> removed;
-  if (!storage_.exists(staging_dir_)) return removed;
+std::vector<StagingArea::Leftover> StagingArea::remove_leftovers() {
+  std::vector<Leftover> leftovers;
+  if (!storage_.exists(staging_dir_)) return leftovers;
+  claim();
   for (const DirEntry& entry : storage_.list(staging_dir_)) {
-    std::filesystem::path leftover = staging_dir_ / entry.name;
-    storage_.remove_all(leftover);
-    removed.push_back(std::move(leftover));
+    if (entry.name == kOwnerMarker) continue;
+    Leftover leftover{staging_dir_ / entry.name, {}};
+    try {
+      storage_.remove_owned(leftover.path);
+    } catch (const IoError& error) {
+      leftover.refusal = error.what();
+    }
+    leftovers.push_back(std::move(leftover));
   }
-  if (!removed.empty()) storage_.sync_directory(staging_dir_);
-  return removed;
+  if (!leftovers.empty()) storage_.sync_directory(staging_dir_);
+  return leftovers;
 }
 
 }  // namespace cairn::storage

@@ -2,11 +2,14 @@
 // place by one atomic rename, so readers see a folder whole or not at all.
 //
 // Only the holder of the directory lock writes to staging/; anything found there by a new lock
-// holder is a leftover of a crashed writer and is removed.
+// holder is a leftover of a crashed writer and is removed. staging/ is a folder cairn owns
+// (storage/owned_folder.hpp): every deletion cairn makes happens in it, and a staging/ that
+// cairn did not create is refused, never emptied.
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -48,7 +51,8 @@ class StagingArea {
   StagingArea(Storage& storage, const std::filesystem::path& serialization_dir);
 
   const std::filesystem::path& path() const noexcept { return staging_dir_; }
-  // A new empty folder "<name>.<pid>.<n>" in staging/.
+  // A new empty folder "<name>.<pid>.<n>" in staging/ (claimed first: created, or checked to be
+  // cairn's).
   StagedFolder begin(std::string_view name);
   // Removes a published folder so that readers see it whole or not at all: it is renamed into
   // staging/ (one atomic step), then deleted there. Nothing happens if it does not exist.
@@ -56,11 +60,21 @@ class StagingArea {
   // discard(), unless a reader holds a pin on the folder (storage/folder_pin.hpp): then nothing
   // happens and it returns false.
   bool discard_unless_pinned(const std::filesystem::path& folder);
-  // Removes everything in staging/ and returns what it removed. Call only while holding the
-  // directory lock: no other writer can be staging then.
-  std::vector<std::filesystem::path> remove_leftovers();
+  // Removes everything in staging/ and returns what it found: each entry, and why it was not
+  // removed when the deletion guard refused it. Throws InvalidArgumentError when staging/ is not
+  // cairn's (storage/owned_folder.hpp). Call only while holding the directory lock: no other
+  // writer can be staging then.
+  struct Leftover {
+    std::filesystem::path path;
+    std::string refusal;  // empty when removed
+  };
+  std::vector<Leftover> remove_leftovers();
 
  private:
+  // claim_folder for staging/; an unmarked one holding only "<name>.<pid>.<n>" folders was left
+  // by a cairn from before the owner marker, and is adopted.
+  void claim();
+
   Storage& storage_;
   std::filesystem::path staging_dir_;
 };

@@ -5,7 +5,8 @@
 //                         an older checkpoint
 //   IoError               the system refused (disk full, permission, missing file): retry or fix
 //                         the environment; errno is kept
-//   LockedError           another writer holds the serialization directory
+//   LockedError           another writer holds the serialization directory (LockLostError: this
+//                         writer's lock file was deleted or replaced under it)
 //   InvalidArgumentError  the call or the configuration is wrong (includes wrong-type access to a
 //                         State)
 //   RankError             in a multi-rank save or restore, another rank failed or did not arrive
@@ -55,8 +56,19 @@ class LockedError : public Error {
   LockedError(const std::filesystem::path& lock_path, long holder_pid);
   long holder_pid() const noexcept { return holder_pid_; }  // 0 when unknown
 
+ protected:
+  LockedError(const std::string& message, const std::filesystem::path& lock_path)
+      : Error(message, lock_path), holder_pid_(0) {}
+
  private:
   long holder_pid_;
+};
+
+// The writer's lock file was deleted or replaced while the writer held it: another writer may
+// hold the directory now, so this one changes nothing more in it.
+class LockLostError : public LockedError {
+ public:
+  explicit LockLostError(const std::filesystem::path& lock_path);
 };
 
 class InvalidArgumentError : public Error {

@@ -43,6 +43,7 @@ std::vector<RetentionDecision> prune_directory(const std::filesystem::path& seri
   std::vector<RetentionDecision> decisions =
       decide(storage, serialization_dir, *ledger, overrides, /*verify_data=*/true);
   if (dry_run) return decisions;
+  lock.check_held();
   checkpoint::write_ledger(storage, serialization_dir, *ledger);
   storage::StagingArea staging(storage, serialization_dir);
   const std::vector<std::string> deferred =

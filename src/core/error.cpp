@@ -41,4 +41,10 @@ LockedError::LockedError(const std::filesystem::path& lock_path, long holder_pid
             lock_path),
       holder_pid_(holder_pid) {}
 
+LockLostError::LockLostError(const std::filesystem::path& lock_path)
+    : LockedError(lock_path.string() + " was deleted or replaced while this writer held it; " +
+                      "another writer may be saving into " + lock_path.parent_path().string() +
+                      " now, so this one changes nothing more there",
+                  lock_path) {}
+
 }  // namespace cairn

@@ -2,8 +2,13 @@
 //
 // The lock is an flock(2) on <dir>/cairn.lock, which holds the holder's pid for error messages.
 // The kernel drops an flock when its holder dies, so a lock left by a crashed process is free
-// at once. Readers never take the lock.
+// at once. Readers never take the lock. The lock file is opened without following a symbolic
+// link and must have a single link. An flock belongs to an inode, not a name: if cairn.lock is
+// deleted or replaced, a second writer can lock the new file, so the holder checks before
+// every change that the name still leads to its inode (check_held) and stops otherwise.
 #pragma once
+
+#include <sys/types.h>
 
 #include <filesystem>
 #include <optional>
@@ -22,11 +27,19 @@ class DirectoryLock {
   DirectoryLock& operator=(const DirectoryLock&) = delete;
   ~DirectoryLock();  // releases the lock
 
+  // Throws LockLostError when cairn.lock is no longer the file this lock holds (deleted, or
+  // replaced): a second writer may have locked the new one, so this one must stop writing. Call
+  // before every step that changes the directory (ledger, publish, deletions).
+  void check_held() const;
+
   // The pid of the writer holding `dir`'s lock, if one does (0 when its pid is unknown).
   static std::optional<long> holder(const std::filesystem::path& dir);
 
  private:
+  std::filesystem::path lock_path_;
   int fd_ = -1;
+  dev_t device_ = 0;  // identity of the locked file
+  ino_t inode_ = 0;
 };
 
 }  // namespace cairn::storage

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "cairn/error.hpp"
+
 namespace cairn::checkpoint {
 namespace {
 
@@ -33,6 +35,12 @@ constexpr size_t kSeqDigits = 10;
 }  // namespace
 
 std::string format_checkpoint_name(const CheckpointName& name) {
+  if (name.seq < 0 || name.seq > kMaxSeq || name.epoch < 0 ||
+      (name.batches_this_epoch && *name.batches_this_epoch < 0)) {
+    throw InvalidArgumentError("no checkpoint name for sequence " + std::to_string(name.seq) +
+                               ", epoch " + std::to_string(name.epoch) +
+                               ": the sequence must lie in 0.." + std::to_string(kMaxSeq));
+  }
   char seq[32];
   std::snprintf(seq, sizeof(seq), "%010lld", static_cast<long long>(name.seq));
   std::string text = "ckpt-";

@@ -23,8 +23,13 @@ struct CheckpointName {
   std::optional<int64_t> batches_this_epoch;
 };
 
+// The largest sequence number a name holds: <seq> has exactly 10 digits, so names sort in save
+// order as text, and every name the writer makes parses.
+inline constexpr int64_t kMaxSeq = 9'999'999'999;
+
 // "ckpt-<seq, 10 digits>-epoch<E>-batch<B>" or "ckpt-<seq>-epoch<E>-end": sorts in save order
-// and tells a human where in training it was made.
+// and tells a human where in training it was made. Throws InvalidArgumentError when seq lies
+// outside 0..kMaxSeq (or epoch or batch is negative): such a name would not parse.
 std::string format_checkpoint_name(const CheckpointName& name);
 // Inverse of format_checkpoint_name; nullopt for any other name (not one of ours).
 std::optional<CheckpointName> parse_checkpoint_name(std::string_view text);

@@ -47,6 +47,7 @@ std::string render(const Ledger& ledger) {
   json["pending"] = entries_to_json(ledger.pending);
   json["doomed"] = ledger.doomed;
   json["best"] = optional_json(ledger.best);
+  if (ledger.best_pending) json["best_pending"] = *ledger.best_pending;
   const RetentionPolicy& policy = ledger.policy;
   json["num_serialized_models_to_keep"] = optional_json(policy.keep_last);
   json["keep_serialized_model_every_num_seconds"] = optional_json(policy.keep_every_seconds);
@@ -58,18 +59,26 @@ std::string render(const Ledger& ledger) {
   return json.dump(2) + "\n";
 }
 
+const std::string& check_checkpoint_name(const std::string& name, const std::filesystem::path& path);
+
 std::vector<LedgerEntry> entries_from_json(const Json& list, const std::filesystem::path& path) {
   std::vector<LedgerEntry> entries;
   for (const Json& item : list) {
     LedgerEntry entry{item.at("name").get<std::string>(), item.at("save_time").get<double>(), {}};
     if (item.contains("metrics")) entry.metrics = item.at("metrics").get<Metrics>();
-    if (!parse_checkpoint_name(entry.name)) {
-      throw CorruptDataError(path, "ledger names \"" + entry.name +
-                                       "\", which is not a checkpoint name");
-    }
+    check_checkpoint_name(entry.name, path);
     entries.push_back(std::move(entry));
   }
   return entries;
+}
+
+// Every name the ledger lists must be a checkpoint name: the writer deletes the doomed ones,
+// and a path such as "../../victim" must never reach a deletion.
+const std::string& check_checkpoint_name(const std::string& name, const std::filesystem::path& path) {
+  if (!parse_checkpoint_name(name)) {
+    throw CorruptDataError(path, "ledger names \"" + name + "\", which is not a checkpoint name");
+  }
+  return name;
 }
 
 template <typename T>
@@ -124,13 +133,21 @@ std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path&
       throw CorruptDataError(path, "unsupported ledger format");
     }
     ledger.next_seq = json.at("next_seq").get<int64_t>();
+    if (ledger.next_seq < 0 || ledger.next_seq > kMaxSeq + 1) {
+      throw CorruptDataError(path, "ledger's next_seq " + std::to_string(ledger.next_seq) +
+                                       " lies outside 0.." + std::to_string(kMaxSeq + 1));
+    }
     ledger.reference_time = json.at("reference_time").get<double>();
     ledger.queue = entries_from_json(json.at("queue"), path);
     ledger.permanent = entries_from_json(json.at("permanent"), path);
     if (json.contains("retained")) ledger.retained = entries_from_json(json.at("retained"), path);
     ledger.pending = entries_from_json(json.at("pending"), path);
     ledger.doomed = json.at("doomed").get<std::vector<std::string>>();
+    for (const std::string& name : ledger.doomed) check_checkpoint_name(name, path);
     ledger.best = optional_field<std::string>(json, "best");
+    if (ledger.best) check_checkpoint_name(*ledger.best, path);
+    ledger.best_pending = optional_field<std::string>(json, "best_pending");
+    if (ledger.best_pending) check_checkpoint_name(*ledger.best_pending, path);
     RetentionPolicy& policy = ledger.policy;
     policy.keep_last = optional_field<int>(json, "num_serialized_models_to_keep");
     policy.keep_every_seconds = optional_field<double>(json, "keep_serialized_model_every_num_seconds");

@@ -35,6 +35,9 @@ struct Ledger {
   // Decided to delete; deleting is repeated until done (idempotent).
   std::vector<std::string> doomed;
   std::optional<std::string> best;  // the checkpoint whose model best/ holds
+  // A checkpoint saved as best whose best/ update failed (a full disk, say): the next save
+  // makes best/ from it. Written only when set.
+  std::optional<std::string> best_pending;
   // The retention options of the last writer, so tools can apply them (cairn prune).
   RetentionPolicy policy;
 

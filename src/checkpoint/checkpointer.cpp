@@ -66,6 +66,18 @@ class TakenState final : public Trainer {
   std::exception_ptr failure_;
 };
 
+// Rank 0's report at the start of a save: the staging folder, then rank 0's sharded paths. The
+// folder's path is length-prefixed, as it may hold any byte, a newline too.
+std::string start_report(const std::string& staging_path, const std::string& paths) {
+  return std::to_string(staging_path.size()) + ':' + staging_path + paths;
+}
+
+std::pair<std::string, std::string> split_start_report(const std::string& report) {
+  const size_t colon = report.find(':');
+  const size_t size = std::stoull(report.substr(0, colon));
+  return {report.substr(colon + 1, size), report.substr(colon + 1 + size)};
+}
+
 }  // namespace
 
 struct Checkpointer::Impl {
@@ -79,7 +91,7 @@ struct Checkpointer::Impl {
         staging(storage, options.serialization_dir),
         staging_memory(options.serialization_dir, options.async_staging_bytes),
         constructed_at(clock->now()),
-        last_timed_save(constructed_at) {}
+        last_timed_save(clock->monotonic_now()) {}
 
   CheckpointerOptions options;
   Storage& storage;
@@ -88,8 +100,8 @@ struct Checkpointer::Impl {
   Coordinator& ranks;
   storage::StagingArea staging;
   checkpoint::StagingMemory staging_memory;  // async saves: the copy being written
-  double constructed_at;
-  double last_timed_save;
+  double constructed_at;   // wall clock: the first reference_time of a new ledger
+  double last_timed_save;  // monotonic clock: model_save_interval counts from it
   std::unique_ptr<storage::DirectoryLock> lock;  // held from the first save on
   Ledger ledger;                                 // valid while `lock` is held
   // The asynchronous save in flight. While it runs, it alone uses the members above; the
@@ -218,7 +230,7 @@ struct Checkpointer::Impl {
     return ranks.all_gather(ranks.rank() == 0 ? leaders : std::string(), what)[0];
   }
 
-  // `save_time` is when the save was decided: a timed save's interval counts from it.
+  // `save_time` is when the save was decided (wall clock), recorded in the manifest and ledger.
   void save(int64_t epoch, std::optional<int64_t> batches_this_epoch, Trainer& trainer,
             bool is_best_so_far, double save_time, const Metrics& metrics);
   // A save rank 0 has recorded as pending in the ledger.
@@ -241,6 +253,14 @@ struct Checkpointer::Impl {
   Metrics recordable(const Metrics& metrics, int64_t epoch, bool end_of_epoch) const;
   void apply_retention(const std::string& newest);
   void delete_doomed();
+  // Writes the ledger, after checking that this writer still holds the directory.
+  void store_ledger();
+  void clamp_future_times();
+  // Makes `name` (published, with `manifest`) the best model; on failure the checkpoint stays
+  // committed, the ledger remembers the wish (best_pending) and the next save tries again.
+  void update_best(const std::string& name, const checkpoint::Manifest& manifest);
+  // The next save's attempt at a best model an earlier one could not make.
+  void repair_best();
   CheckpointState restore(const SliceRequest& slices, const CheckpointState& into);
 };
 
@@ -267,8 +287,12 @@ void Checkpointer::Impl::become_writer() {
   storage.create_directories(checkpoints_dir());
   lock = std::make_unique<storage::DirectoryLock>(options.serialization_dir);
   try {
-    for (const fs::path& leftover : staging.remove_leftovers()) {
-      log(LogLevel::Info, "removed " + leftover.string() + ", left by a writer that crashed");
+    for (const auto& leftover : staging.remove_leftovers()) {
+      if (leftover.refusal.empty()) {
+        log(LogLevel::Info, "removed " + leftover.path.string() + ", left by a writer that crashed");
+      } else {
+        log(LogLevel::Warning, "leaving " + leftover.path.string() + " alone: " + leftover.refusal);
+      }
     }
     settle_ledger();
   } catch (...) {
@@ -324,6 +348,8 @@ void Checkpointer::Impl::settle_ledger() {
     checkpoint::remove_unreachable_best_versions(storage, staging, options.serialization_dir);
   } catch (const CorruptDataError& error) {
     log(LogLevel::Warning, std::string(error.what()) + "; leaving best-versions/ as it is");
+  } catch (const InvalidArgumentError& error) {
+    log(LogLevel::Warning, error.what());
   }
   // Never reuse a number any entry carries, file or folder, ours or not.
   for (const DirEntry& entry : storage.list(checkpoints_dir())) {
@@ -331,6 +357,35 @@ void Checkpointer::Impl::settle_ledger() {
       ledger.next_seq = std::max(ledger.next_seq, name->seq + 1);
     }
   }
+  clamp_future_times();
+  store_ledger();
+}
+
+// A wall clock that was set ahead leaves save times in the future; kept, they would make the
+// K-seconds rule keep nothing for good until that time comes (across restarts, as the ledger
+// keeps them). They are brought back to now.
+void Checkpointer::Impl::clamp_future_times() {
+  const double now = clock->now();
+  size_t clamped = 0;
+  auto clamp = [&](double& time) {
+    if (time > now) {
+      time = now;
+      ++clamped;
+    }
+  };
+  clamp(ledger.reference_time);
+  for (auto* list : {&ledger.queue, &ledger.permanent, &ledger.retained, &ledger.pending}) {
+    for (auto& entry : *list) clamp(entry.save_time);
+  }
+  if (clamped > 0) {
+    log(LogLevel::Warning, std::to_string(clamped) + " time(s) in " +
+                               (options.serialization_dir / checkpoint::kLedgerFile).string() +
+                               " lie in the future (the clock was set back since); using now");
+  }
+}
+
+void Checkpointer::Impl::store_ledger() {
+  lock->check_held();
   checkpoint::write_ledger(storage, options.serialization_dir, ledger);
 }
 
@@ -423,13 +478,13 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
       }
       pieces = checkpoint::take_pieces(state);
       // Rank 0 learns every sharded path (to leave a place for each in its trees); every rank
-      // learns the staging folder, on the first line of rank 0's report.
+      // learns the staging folder, at the head of rank 0's report.
       if (!leader) return checkpoint::paths_to_text(pieces);
       pending = reserve(epoch, batches_this_epoch, save_time, metrics);
       staged.emplace(staging.begin(pending->folder_name));
-      return staged->path().string() + '\n' + checkpoint::paths_to_text(pieces);
+      return start_report(staged->path().string(), checkpoint::paths_to_text(pieces));
     });
-    const std::string staging_path = started[0].substr(0, started[0].find('\n'));
+    const std::string staging_path = split_start_report(started[0]).first;
     // 2. Every rank writes its files into the staging folder.
     const std::vector<std::string> written =
         on_every_rank("writing " + (leader ? pending->folder_name : staging_path), [&] {
@@ -439,7 +494,7 @@ void Checkpointer::Impl::save(int64_t epoch, std::optional<int64_t> batches_this
             for (size_t rank = 0; rank < started.size(); ++rank) {
               const std::string& report = started[rank];
               checkpoint::make_room(state, checkpoint::paths_from_text(
-                                               rank == 0 ? report.substr(report.find('\n') + 1)
+                                               rank == 0 ? split_start_report(report).second
                                                          : report));
             }
             files = checkpoint::write_state_files(storage, dir, state.model_state,
@@ -510,6 +565,13 @@ void Checkpointer::Impl::start_save(int64_t epoch, std::optional<int64_t> batche
 Checkpointer::Impl::PendingSave Checkpointer::Impl::reserve(
     int64_t epoch, std::optional<int64_t> batches_this_epoch, double save_time,
     const Metrics& metrics) {
+  if (ledger.next_seq > checkpoint::kMaxSeq) {
+    throw InvalidArgumentError("cannot save into " + options.serialization_dir.string() +
+                                   ": its sequence numbers are used up (the next would be " +
+                                   std::to_string(ledger.next_seq) + ", past " +
+                                   std::to_string(checkpoint::kMaxSeq) + ")",
+                               options.serialization_dir);
+  }
   PendingSave pending;
   pending.recorded = recordable(metrics, epoch, !batches_this_epoch);
   pending.started = clock->now();
@@ -519,7 +581,7 @@ Checkpointer::Impl::PendingSave Checkpointer::Impl::reserve(
   // Intent first: whatever happens next, the ledger knows this name is ours.
   ledger.next_seq += 1;
   ledger.pending.push_back({pending.folder_name, save_time, pending.recorded});
-  checkpoint::write_ledger(storage, options.serialization_dir, ledger);
+  store_ledger();
   return pending;
 }
 
@@ -544,6 +606,7 @@ void Checkpointer::Impl::commit(PendingSave& pending, storage::StagedFolder& sta
   }
   checkpoint::write_manifest_file(storage, staged.path(), manifest);
   const fs::path destination = checkpoints_dir() / pending.folder_name;
+  lock->check_held();
   staged.publish(destination);
   pending.published = true;
   ledger.pending.pop_back();
@@ -559,15 +622,49 @@ void Checkpointer::Impl::commit(PendingSave& pending, storage::StagedFolder& sta
                                    : std::string(", end of epoch")) +
                           ", " + format_bytes(bytes) + ") in " + seconds);
 
-  // 5. Best.
+  // 5. Best (or the repair of one an earlier save could not make).
   if (is_best_so_far) {
-    checkpoint::publish_best(storage, staging, options.serialization_dir, destination, manifest);
-    ledger.best = pending.folder_name;
-    log(LogLevel::Info, "best model is now " + pending.folder_name);
+    update_best(pending.folder_name, manifest);
+  } else {
+    repair_best();
   }
 
   // 6 and 7.
   apply_retention(pending.folder_name);
+}
+
+void Checkpointer::Impl::update_best(const std::string& name, const checkpoint::Manifest& manifest) {
+  try {
+    checkpoint::publish_best(storage, staging, options.serialization_dir, checkpoints_dir() / name,
+                             manifest);
+  } catch (const LockLostError&) {
+    throw;
+  } catch (const Error& error) {
+    ledger.best_pending = name;
+    log(LogLevel::Warning, name + " is committed and restorable, but best/ was not updated (" +
+                               error.what() + "); best/ still holds " +
+                               ledger.best.value_or("nothing") + ", and the next save tries again");
+    return;
+  }
+  ledger.best = name;
+  ledger.best_pending.reset();
+  log(LogLevel::Info, "best model is now " + name);
+}
+
+void Checkpointer::Impl::repair_best() {
+  if (!ledger.best_pending) return;
+  const std::string name = *ledger.best_pending;
+  std::optional<checkpoint::Manifest> manifest;
+  try {
+    const auto parsed = checkpoint::parse_checkpoint_name(name);
+    if (!parsed) throw CorruptDataError(checkpoints_dir() / name, "not a checkpoint name");
+    manifest = open_checkpoint({*parsed, name}).manifest();
+  } catch (const CorruptDataError& error) {
+    ledger.best_pending.reset();
+    log(LogLevel::Warning, "best/ cannot be made from " + name + " any more: " + error.what());
+    return;
+  }
+  update_best(name, *manifest);
 }
 
 // After a failed save: the ledger forgets the pending name unless the rename happened before
@@ -580,13 +677,14 @@ void Checkpointer::Impl::abandon(const PendingSave& pending) noexcept {
     checkpoint::LedgerEntry entry = ledger.pending.back();
     ledger.pending.pop_back();
     if (published) ledger.queue.push_back(entry);
-    checkpoint::write_ledger(storage, options.serialization_dir, ledger);
+    store_ledger();
   });
 }
 
 void Checkpointer::Impl::apply_retention(const std::string& newest) {
+  clamp_future_times();
   const auto outcome = checkpoint::apply_retention(ledger, checkpoint::policy_of(options), newest);
-  checkpoint::write_ledger(storage, options.serialization_dir, ledger);
+  store_ledger();
   for (const auto& decision : outcome.decisions) {
     if (std::find(outcome.changed.begin(), outcome.changed.end(), decision.name) !=
         outcome.changed.end()) {
@@ -598,6 +696,7 @@ void Checkpointer::Impl::apply_retention(const std::string& newest) {
 
 // Every doomed checkpoint, also one whose deletion failed or waited at an earlier save.
 void Checkpointer::Impl::delete_doomed() {
+  lock->check_held();
   for (const std::string& name :
        checkpoint::delete_doomed(storage, staging, options.serialization_dir, ledger)) {
     log(LogLevel::Info, "not deleting " + name +
@@ -636,8 +735,8 @@ bool Checkpointer::maybe_save_checkpoint(Trainer& trainer, int64_t epoch,
   // still running.
   if (auto failure = impl_->background.finish_if_done()) std::rethrow_exception(failure);
   if (!impl_->options.model_save_interval) return false;
-  const double now = impl_->clock->now();
-  const bool due = now - impl_->last_timed_save >= *impl_->options.model_save_interval;
+  const double elapsed_now = impl_->clock->monotonic_now();
+  const bool due = elapsed_now - impl_->last_timed_save >= *impl_->options.model_save_interval;
   // Ranks' clocks differ: rank 0's decides for all (through the coordinator, which a save in
   // flight may be using: wait for it).
   if (impl_->ranks.size() > 1) impl_->settle_background();
@@ -645,16 +744,15 @@ bool Checkpointer::maybe_save_checkpoint(Trainer& trainer, int64_t epoch,
                               : !due) {
     return false;
   }
-  impl_->last_timed_save = now;
-  impl_->start_save(epoch, batches_this_epoch, trainer, false, now, {});
+  impl_->last_timed_save = elapsed_now;
+  impl_->start_save(epoch, batches_this_epoch, trainer, false, impl_->clock->now(), {});
   return true;
 }
 
 void Checkpointer::save_checkpoint_inside_epoch(Trainer& trainer, int64_t epoch,
                                                int64_t batches_this_epoch) {
-  const double now = impl_->clock->now();
-  impl_->last_timed_save = now;
-  impl_->start_save(epoch, batches_this_epoch, trainer, false, now, {});
+  impl_->last_timed_save = impl_->clock->monotonic_now();
+  impl_->start_save(epoch, batches_this_epoch, trainer, false, impl_->clock->now(), {});
 }
 
 void Checkpointer::save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far,

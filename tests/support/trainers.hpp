@@ -17,10 +17,18 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(double start = 1'700'000'000.0) : now_(start) {}
   double now() override { return now_; }
-  void advance(double seconds) { now_ += seconds; }
+  double monotonic_now() override { return elapsed_; }
+  // Time passes: both clocks move.
+  void advance(double seconds) {
+    now_ += seconds;
+    elapsed_ += seconds;
+  }
+  // The wall clock is set (by NTP, or a person): only it moves.
+  void set_wall_clock(double now) { now_ = now; }
 
  private:
   double now_;
+  double elapsed_ = 0;
 };
 
 // Model: two layers whose values depend on `step`; training state: an optimizer state with

@@ -7,10 +7,12 @@
 #include <string>
 #include <system_error>
 
+#include "cairn/storage.hpp"
+
 namespace cairn::testing {
 
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "cairn-test-XXXXXX").string();
+TempDir::TempDir(const std::filesystem::path& base) {
+  std::string pattern = (base / "cairn-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::system_error(errno, std::generic_category(), "mkdtemp");
   }
@@ -26,6 +28,7 @@ std::vector<std::string> entry_names(const std::filesystem::path& dir) {
   std::vector<std::string> names;
   if (!std::filesystem::exists(dir)) return names;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().filename() == kOwnerMarker) continue;
     names.push_back(entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());

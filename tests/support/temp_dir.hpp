@@ -9,7 +9,9 @@ namespace cairn::testing {
 
 class TempDir {
  public:
-  TempDir();
+  TempDir() : TempDir(std::filesystem::temp_directory_path()) {}
+  // A fresh directory inside `base` (another filesystem, say).
+  explicit TempDir(const std::filesystem::path& base);
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   ~TempDir();
@@ -20,7 +22,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Names of the entries of `dir` (sorted); empty when it does not exist.
+// Names of the entries of `dir` (sorted) but cairn's owner marker; empty when it does not exist.
 std::vector<std::string> entry_names(const std::filesystem::path& dir);
 
 }  // namespace cairn::testing

@@ -103,14 +103,18 @@ TEST_P(SaveFaults, EveryStepOfASave) {
     State best = reader.best_model_state();
     EXPECT_TRUE(best == ToyTrainer::state_at(1).model_state ||
                 best == ToyTrainer::state_at(3).model_state);
-    if (!raised) EXPECT_EQ(step_restored, 3);
+    if (!raised) {
+      EXPECT_EQ(step_restored, 3);
+    }
     EXPECT_TRUE(log_.matching("warning").empty()) << log_.matching("warning").front();
 
     // The next save works and retention holds: exactly two checkpoints, no leftovers, and best/
     // is step 3's model whenever step 3's save returned.
     trainer_.step = 4;
     reader.save_checkpoint(3, trainer_);
-    if (!raised) EXPECT_EQ(reader.best_model_state(), ToyTrainer::state_at(3).model_state);
+    if (!raised) {
+      EXPECT_EQ(reader.best_model_state(), ToyTrainer::state_at(3).model_state);
+    }
     EXPECT_EQ(testing::epochs_on_disk(dir).size(), 2u);
     EXPECT_EQ(testing::epochs_on_disk(dir).back(), 3);
     EXPECT_TRUE(testing::entry_names(dir / "staging").empty());

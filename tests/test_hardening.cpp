@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <limits>
+#include <thread>
 
 #include "cairn/cairn.hpp"
+#include "cairn/inspect.hpp"
 #include "checkpoint/layout.hpp"
 #include "checkpoint/ledger.hpp"
 #include "support/forwarding_storage.hpp"
@@ -316,6 +319,58 @@ TEST_F(HardeningTest, NewlineInTheSerializationDirectoryPath) {
   trainer_.step = 4;
   checkpointer.save_checkpoint(0, trainer_);
   EXPECT_EQ(checkpointer.restore_checkpoint().model_state, ToyTrainer::state_at(4).model_state);
+}
+
+// Item 6: another thread writing a tensor during a synchronous save made checkpoints that failed
+// their own checksums (the bytes were hashed, then read again by the write).
+class WeightsInTheCallersMemory final : public Trainer {
+ public:
+  explicit WeightsInTheCallersMemory(std::vector<uint32_t>& weights) : weights_(weights) {}
+  CheckpointState get_checkpoint_state() override {
+    State model;
+    model["w"] = Tensor::view(DType::U32, {static_cast<int64_t>(weights_.size())},
+                              weights_.data(), weights_.size() * sizeof(uint32_t));
+    return {std::move(model), {}};
+  }
+
+ private:
+  std::vector<uint32_t>& weights_;
+};
+
+TEST_F(HardeningTest, TensorWrittenDuringASaveIsNeverPublishedWithABadChecksum) {
+  std::vector<uint32_t> weights(size_t{12} << 20);  // 48 MiB: several of the writer's buffers
+  WeightsInTheCallersMemory trainer(weights);
+  std::atomic<bool> stop{false};
+  std::thread training([&] {
+    for (uint32_t value = 1; !stop.load(std::memory_order_relaxed); ++value) {
+      for (size_t i = 0; i < weights.size(); i += 4096) {
+        std::atomic_ref<uint32_t>(weights[i]).store(value, std::memory_order_relaxed);
+      }
+    }
+  });
+  Checkpointer checkpointer(options(std::nullopt));
+  int published = 0, refused = 0;
+  for (int64_t epoch = 0; epoch < 6; ++epoch) {
+    try {
+      checkpointer.save_checkpoint(epoch, trainer);
+      ++published;
+    } catch (const InvalidArgumentError& error) {
+      ++refused;
+      EXPECT_NE(std::string(error.what()).find("tensor 'w' changed while it was being saved"),
+                std::string::npos) << error.what();
+    }
+  }
+  stop = true;
+  training.join();
+  checkpointer.save_checkpoint(6, trainer);  // nothing changes the weights now
+  EXPECT_GT(refused, 0) << "the training thread never ran during a save";
+  EXPECT_EQ(checkpointer.list_checkpoints().size(), static_cast<size_t>(published + 1));
+  const VerifyReport report = verify_path(dir_.path());
+  EXPECT_TRUE(report.ok()) << report.problems.front().file << ": "
+                           << report.problems.front().what;
+  EXPECT_TRUE(testing::entry_names(dir_ / "staging").empty());
+  EXPECT_EQ(checkpointer.restore_checkpoint().model_state.at("w").as_tensor().data().size(),
+            weights.size() * sizeof(uint32_t));
 }
 
 }  // namespace

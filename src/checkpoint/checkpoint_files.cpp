@@ -7,43 +7,10 @@
 #include "cairn/error.hpp"
 #include "checkpoint/layout.hpp"
 #include "checkpoint/shards.hpp"
-#include "core/parallel.hpp"
-#include "format/checksum.hpp"
+#include "format/safetensors_writer.hpp"
 
 namespace cairn::checkpoint {
 namespace {
-
-// Counts and hashes every byte on its way to the file, so the manifest needs no second read.
-// Large appends are hashed on another core while the kernel copies the same bytes into the
-// file: the two passes overlap instead of adding up.
-class HashingFile final : public WritableFile {
- public:
-  explicit HashingFile(std::unique_ptr<WritableFile> inner) : inner_(std::move(inner)) {}
-  void append(std::span<const std::span<const std::byte>> buffers) override {
-    uint64_t bytes = 0;
-    for (const auto& buffer : buffers) bytes += buffer.size();
-    size_ += bytes;
-    // Item 0 writes, item 1 hashes: side by side when the append is large, else one after the
-    // other; a write error is rethrown.
-    core::parallel_for(2, bytes, [&](size_t item) {
-      if (item == 0) {
-        inner_->append(buffers);
-      } else {
-        for (const auto& buffer : buffers) hash_.update(buffer);
-      }
-    });
-  }
-  void sync() override { inner_->sync(); }
-  void close() override { inner_->close(); }
-  uint64_t size() const { return size_; }
-  uint64_t digest() const { return hash_.digest(); }
-
- private:
-  std::unique_ptr<WritableFile> inner_;
-  format::Xxh3Stream hash_;
-  uint64_t size_ = 0;
-};
-
 
 std::string read_manifest_text(Storage& storage, const std::filesystem::path& path) {
   std::unique_ptr<ReadableFile> file;
@@ -91,11 +58,10 @@ void check_file_list(const Manifest& manifest, bool require_training_state,
 
 ManifestFile write_state_file(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
                               const State& state, const Metadata& metadata) {
-  HashingFile file(std::move(out));
-  write_safetensors(file, state, metadata, path);
-  file.sync();
-  file.close();
-  return {path.filename().string(), file.size(), file.digest()};
+  const format::WrittenFile written = format::write_safetensors_hashed(*out, state, metadata, path);
+  out->sync();
+  out->close();
+  return {path.filename().string(), written.size, written.xxh3};
 }
 
 std::vector<ManifestFile> write_state_files(Storage& storage, const std::filesystem::path& dir,

@@ -24,7 +24,7 @@ std::vector<uint64_t> xxh3_each(const std::vector<std::span<const std::byte>>& p
 
 Xxh3Stream::Xxh3Stream() : state_(XXH3_createState()) {
   if (state_ == nullptr) throw std::bad_alloc();
-  XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_));
+  reset();
 }
 
 Xxh3Stream::~Xxh3Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
@@ -32,6 +32,8 @@ Xxh3Stream::~Xxh3Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); 
 void Xxh3Stream::update(std::span<const std::byte> bytes) noexcept {
   XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
 }
+
+void Xxh3Stream::reset() noexcept { XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_)); }
 
 uint64_t Xxh3Stream::digest() const noexcept {
   return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_));

@@ -25,6 +25,7 @@ class Xxh3Stream {
   Xxh3Stream& operator=(const Xxh3Stream&) = delete;
   ~Xxh3Stream();
   void update(std::span<const std::byte> bytes) noexcept;
+  void reset() noexcept;  // back to the hash of nothing
   uint64_t digest() const noexcept;
 
  private:

@@ -7,22 +7,26 @@
 #include "cairn/error.hpp"
 #include "cairn/safetensors.hpp"
 #include "cairn/version.hpp"
+#include "format/checked_copy.hpp"
 #include "format/checksum.hpp"
 #include "format/header.hpp"
+#include "format/safetensors_writer.hpp"
 #include "format/tree_codec.hpp"
 #include "storage/atomic_file.hpp"
 
 namespace cairn {
+namespace format {
 
-uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata& user_metadata,
-                           const std::filesystem::path& path_for_errors) {
+WrittenFile write_safetensors_hashed(WritableFile& out, const State& state,
+                                     const Metadata& user_metadata,
+                                     const std::filesystem::path& path_for_errors) {
   for (const auto& [key, value] : user_metadata) {
-    if (key.starts_with(format::kKeyPrefix)) {
+    if (key.starts_with(kKeyPrefix)) {
       throw InvalidArgumentError("metadata key '" + key + "' uses the reserved prefix 'cairn.'",
                                  path_for_errors);
     }
   }
-  format::EncodedTree tree = format::encode_tree(state);
+  EncodedTree tree = encode_tree(state);
 
   // Widest dtype first, then by name: every tensor starts at a multiple of its element size.
   std::vector<size_t> order(tree.tensors.size());
@@ -41,40 +45,49 @@ uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata
   std::vector<std::span<const std::byte>> data;
   data.reserve(order.size());
   for (size_t index : order) data.push_back(tree.tensors[index].tensor->data());
-  const std::vector<uint64_t> hashes = format::xxh3_each(data);
+  const std::vector<uint64_t> hashes = xxh3_each(data);
   uint64_t offset = 0;
   for (size_t position = 0; position < order.size(); ++position) {
-    const format::NamedTensor& named = tree.tensors[order[position]];
+    const NamedTensor& named = tree.tensors[order[position]];
     const Tensor& tensor = *named.tensor;
     const uint64_t hash = hashes[position];
     infos.push_back({named.name, tensor.dtype(), tensor.shape(), offset, offset + tensor.nbytes(),
                      hash});
     if (checksums.size() > 1) checksums += ',';
-    format::append_json_string(checksums, named.name);
-    checksums += ":\"" + format::to_hex16(hash) + '"';
+    append_json_string(checksums, named.name);
+    checksums += ":\"" + to_hex16(hash) + '"';
     offset += tensor.nbytes();
   }
 
   Metadata metadata = user_metadata;
-  metadata[format::kFormatKey] = std::to_string(kFormatVersion);
-  metadata[format::kTreeKey] = std::move(tree.json);
-  metadata[format::kChecksumsKey] = checksums + '}';
-  metadata[format::kHeaderDigestKey] = format::to_hex16(format::header_digest(infos, metadata));
+  metadata[kFormatKey] = std::to_string(kFormatVersion);
+  metadata[kTreeKey] = std::move(tree.json);
+  metadata[kChecksumsKey] = checksums + '}';
+  metadata[kHeaderDigestKey] = to_hex16(header_digest(infos, metadata));
   std::string header;
   try {
-    header = format::render_header(infos, metadata);
+    header = render_header(infos, metadata);
   } catch (const InvalidArgumentError& error) {
     throw InvalidArgumentError(error.what(), path_for_errors);
   }
 
-  std::vector<std::span<const std::byte>> buffers;
-  buffers.reserve(order.size() + 1);
-  buffers.push_back(std::as_bytes(std::span(header)));
-  for (const auto& bytes : data) {
-    if (!bytes.empty()) buffers.push_back(bytes);
+  // The header holds each tensor's checksum, taken above; the copy each tensor's bytes are
+  // written from is hashed again and must match (checked_copy.hpp).
+  std::vector<OutgoingPiece> pieces;
+  pieces.reserve(order.size() + 1);
+  pieces.push_back({"(header)", std::as_bytes(std::span(header)), std::nullopt});
+  for (size_t position = 0; position < order.size(); ++position) {
+    pieces.push_back({infos[position].name, data[position], hashes[position]});
   }
-  out.append(buffers);
-  return header.size() + offset;
+  const uint64_t digest = write_checked_copies(out, pieces, path_for_errors);
+  return {header.size() + offset, digest};
+}
+
+}  // namespace format
+
+uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata& metadata,
+                           const std::filesystem::path& path_for_errors) {
+  return format::write_safetensors_hashed(out, state, metadata, path_for_errors).size;
 }
 
 void save_file(const std::filesystem::path& path, const State& state, const Metadata& metadata) {

@@ -30,6 +30,7 @@
 #include "checkpoint/retention.hpp"
 #include "checkpoint/shards.hpp"
 #include "checkpoint/staging_memory.hpp"
+#include "core/forced_unwind.hpp"
 #include "core/state_walk.hpp"
 #include "storage/atomic_file.hpp"
 #include "storage/directory_lock.hpp"
@@ -118,10 +119,13 @@ struct Checkpointer::Impl {
 
   fs::path checkpoints_dir() const { return options.serialization_dir / checkpoint::kCheckpointsDir; }
 
-  void log(LogLevel level, const std::string& message) const noexcept {
+  // Not noexcept: a forced unwind (core/forced_unwind.hpp) must pass.
+  void log(LogLevel level, const std::string& message) const {
     try {
       logger(level, message);
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a failing logger must not fail a save
+    }
+    CAIRN_RETHROW_FORCED_UNWIND
+    catch (...) {  // NOLINT(bugprone-empty-catch): a failing logger must not fail a save
     }
   }
 
@@ -419,7 +423,9 @@ std::vector<std::string> Checkpointer::Impl::on_every_rank(
   std::exception_ptr own_error;
   try {
     mine = kOk + step();
-  } catch (const std::exception& error) {
+  }
+  CAIRN_RETHROW_FORCED_UNWIND
+  catch (const std::exception& error) {
     own_error = std::current_exception();
     mine = kFailed + std::string(error.what());
   } catch (...) {
@@ -550,7 +556,9 @@ void Checkpointer::Impl::start_save(int64_t epoch, std::optional<int64_t> batche
       return;
     }
     staged = staging_memory.stage(state);
-  } catch (...) {
+  }
+  CAIRN_RETHROW_FORCED_UNWIND
+  catch (...) {
     // Alone, fail now; with other ranks, fail inside the save, so that every rank learns it.
     if (ranks.size() == 1) throw;
     failure = std::current_exception();

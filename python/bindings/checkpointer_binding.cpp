@@ -8,6 +8,7 @@
 #include "bindings.hpp"
 #include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
+#include "python_text.hpp"
 #include "state_conversion.hpp"
 
 namespace py = pybind11;
@@ -52,7 +53,7 @@ Logger python_logger() {
     py::gil_scoped_acquire locked;
     try {
       py::module_::import("cairn._logging")
-          .attr("log")(level == LogLevel::Warning ? "warning" : "info", std::string(message));
+          .attr("log")(level == LogLevel::Warning ? "warning" : "info", message_text(message));
     } catch (py::error_already_set& error) {
       if (error.matches(PyExc_KeyboardInterrupt)) PyErr_SetInterrupt();
       throw;
@@ -156,7 +157,9 @@ void bind_checkpointer(py::module_& module) {
                py::gil_scoped_release unlocked;
                state = self.restore_checkpoint();
              }
-             return py::make_tuple(from_state(state.model_state), from_state(state.training_state));
+             const std::filesystem::path& source = self.options().serialization_dir;
+             return py::make_tuple(from_state(state.model_state, source),
+                                   from_state(state.training_state, source));
            })
       .def("best_model_state",
            [](Checkpointer& self) {
@@ -165,7 +168,7 @@ void bind_checkpointer(py::module_& module) {
                py::gil_scoped_release unlocked;
                state = self.best_model_state();
              }
-             return from_state(state);
+             return from_state(state, self.options().serialization_dir);
            })
       .def("list_checkpoints",
            [](const Checkpointer& self) {

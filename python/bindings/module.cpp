@@ -7,6 +7,7 @@
 #include "bindings.hpp"
 #include "cairn/error.hpp"
 #include "cairn/safetensors.hpp"
+#include "python_text.hpp"
 #include "state_conversion.hpp"
 
 namespace py = pybind11;
@@ -18,7 +19,7 @@ namespace {
 void translate_errors(std::exception_ptr error) {
   auto raise = [](const char* name, const std::exception& what) {
     py::object cls = py::module_::import("cairn.errors").attr(name);
-    PyErr_SetObject(cls.ptr(), py::str(what.what()).ptr());
+    PyErr_SetObject(cls.ptr(), message_text(what.what()).ptr());
   };
   try {
     if (error) std::rethrow_exception(error);
@@ -28,7 +29,7 @@ void translate_errors(std::exception_ptr error) {
     raise("LockedError", e);
   } catch (const IoError& e) {
     py::object cls = py::module_::import("cairn.errors").attr("IoError");
-    PyErr_SetObject(cls.ptr(), py::make_tuple(e.error_code(), e.what()).ptr());
+    PyErr_SetObject(cls.ptr(), py::make_tuple(e.error_code(), message_text(e.what())).ptr());
   } catch (const InvalidArgumentError& e) {
     raise("InvalidArgumentError", e);
   } catch (const RankError& e) {
@@ -54,7 +55,7 @@ py::object load_file_binding(const std::filesystem::path& path, bool copy) {
     options.copy = copy;
     state = load_file(path, options);
   }
-  return from_state(state);
+  return from_state(state, path);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "cairn/error.hpp"
 #include "cairn/inspect.hpp"
+#include "python_text.hpp"
 
 namespace py = pybind11;
 
@@ -158,21 +159,25 @@ py::object tensor_to_python(const Tensor& tensor, const py::handle& raw_type) {
   return raw_type(std::string(dtype_name(tensor.dtype())), array);
 }
 
-py::object from(const State& state, const py::handle& raw_type) {
+// Text from the file is checked on the way (file_text): a bad key is the file's fault.
+py::object from(const State& state, const py::handle& raw_type,
+                const std::filesystem::path& source) {
   switch (state.kind()) {
     case State::Kind::Null: return py::none();
     case State::Kind::Bool: return py::bool_(state.as_bool());
     case State::Kind::Int: return py::int_(state.as_int());
     case State::Kind::Double: return py::float_(state.as_double());
-    case State::Kind::String: return py::str(state.as_string());
+    case State::Kind::String: return file_text(state.as_string(), source, "a string");
     case State::Kind::List: {
       py::list list;
-      for (const State& element : state.elements()) list.append(from(element, raw_type));
+      for (const State& element : state.elements()) list.append(from(element, raw_type, source));
       return list;
     }
     case State::Kind::Map: {
       py::dict dict;
-      for (const auto& [key, value] : state.items()) dict[py::str(key)] = from(value, raw_type);
+      for (const auto& [key, value] : state.items()) {
+        dict[file_text(key, source, "a key")] = from(value, raw_type, source);
+      }
       return dict;
     }
     case State::Kind::Tensor: return tensor_to_python(state.as_tensor(), raw_type);
@@ -188,6 +193,8 @@ State to_state(py::handle value, std::vector<py::object>& keep) {
   return convert(value, "", keep, raw_tensor_type());
 }
 
-py::object from_state(const State& state) { return from(state, raw_tensor_type()); }
+py::object from_state(const State& state, const std::filesystem::path& source) {
+  return from(state, raw_tensor_type(), source);
+}
 
 }  // namespace cairn::python

@@ -8,6 +8,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,8 @@ State to_state(pybind11::handle value, std::vector<pybind11::object>& keep);
 
 // Maps become dicts, lists lists, scalars Python scalars; every tensor becomes a RawTensor whose
 // array views the tensor's memory read-only (kept alive by the array), except F8 tensors, which
-// numpy lacks: those become float32 arrays of their values.
-pybind11::object from_state(const State& state);
+// numpy lacks: those become float32 arrays of their values. Keys and strings that are not valid
+// UTF-8 raise CorruptDataError naming `source`, the file or directory the state was read from.
+pybind11::object from_state(const State& state, const std::filesystem::path& source);
 
 }  // namespace cairn::python

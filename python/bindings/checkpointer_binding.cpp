@@ -8,7 +8,7 @@
 #include "bindings.hpp"
 #include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
-#include "python_text.hpp"
+#include "python_logger.hpp"
 #include "state_conversion.hpp"
 
 namespace py = pybind11;
@@ -43,23 +43,6 @@ class CallbackTrainer final : public Trainer {
   py::function get_state_;
   std::vector<py::object> keep_;  // arrays the State views, alive until the save is done
 };
-
-// Log lines go to cairn._logging (Python's logging), with the GIL. Running Python code runs
-// pending signal handlers too: a Ctrl-C that turns up as KeyboardInterrupt inside the logger
-// (whose errors the Checkpointer ignores) is signalled again, so that Python raises it as soon
-// as the save returns.
-Logger python_logger() {
-  return [](LogLevel level, std::string_view message) {
-    py::gil_scoped_acquire locked;
-    try {
-      py::module_::import("cairn._logging")
-          .attr("log")(level == LogLevel::Warning ? "warning" : "info", message_text(message));
-    } catch (py::error_already_set& error) {
-      if (error.matches(PyExc_KeyboardInterrupt)) PyErr_SetInterrupt();
-      throw;
-    }
-  };
-}
 
 // Deleting a Checkpointer waits for an asynchronous save in flight, whose log lines need the
 // GIL: delete it with the GIL released.

@@ -7,6 +7,7 @@
 #include "bindings.hpp"
 #include "cairn/error.hpp"
 #include "cairn/safetensors.hpp"
+#include "python_logger.hpp"
 #include "python_text.hpp"
 #include "state_conversion.hpp"
 
@@ -70,5 +71,7 @@ PYBIND11_MODULE(_core, module) {
              "Writes a normalized state to one safetensors file, atomically and durably.");
   module.def("load_file", &load_file_binding, py::arg("path"), py::arg("copy") = false,
              "Reads a safetensors file into a normalized state (tensors as RawTensor).");
+  module.def("stop_logging_to_python", &stop_logging_to_python,
+             "At exit, once no save is in flight: later log lines go to stderr, not to Python.");
   bind_checkpointer(module);
 }

@@ -2,18 +2,40 @@
 on cairn's C++ core, with its faults fixed and cairn's extensions (retention policies, explain,
 listing). docs/retention.md and docs/format.md describe the rules and the directory.
 """
+import atexit
 import inspect
 import os
 import re
 import sys
+import weakref
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Type, Union
 
-from . import _core
+from . import _core, _logging
 from ._convert import decode, encode
-from .errors import InvalidArgumentError
+from .errors import Error, InvalidArgumentError
 
 # AllenNLP names intra-epoch saves "<epoch>.<time>", e.g. "3.2021-04-22-10-00-00".
 _INTRA_EPOCH = re.compile(r"^(\d+)\.(.+)$")
+
+
+# Every checkpointer alive, for the exit hook: saves still in flight when the interpreter exits
+# must finish before it finalizes, after which Python ends any thread that asks for the GIL
+# (as a save that logs does) and the process aborts.
+_live_cores: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _finish_saves_in_flight() -> None:
+    for core in list(_live_cores):
+        try:
+            core.wait()
+        except Error as error:  # nobody is left to raise it to
+            _logging.logger.warning("an asynchronous save failed: %s", error)
+    _core.stop_logging_to_python()
+
+
+# Registered after `logging` was imported (by _logging), so it runs before logging's own hook
+# closes the handlers: hooks run last registered first.
+atexit.register(_finish_saves_in_flight)
 
 
 class RetentionDecision(NamedTuple):
@@ -88,6 +110,7 @@ class Checkpointer:
             self._serialization_dir, keep_serialized_model_every_num_seconds,
             num_serialized_models_to_keep, model_save_interval, keep_best_k, metric or "", mode,
             keep_every_n_epochs, bool(async_save), async_staging_bytes)
+        _live_cores.add(self._core)
 
     @property
     def serialization_dir(self) -> str:

@@ -2,12 +2,45 @@
 it fixes, and failed before the fix."""
 import logging
 import struct
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
 
 import cairn
 from conftest import DictTrainer
+
+
+# Item 4: a script that ended with an asynchronous save in flight aborted ("FATAL: exception not
+# rethrown", exit 134) when the save logged at exit; with a warning before the publish (a NaN
+# metric, or none for keep_best_k) the checkpoint was lost although save_checkpoint returned.
+EXITS_WITH_A_SAVE_IN_FLIGHT = textwrap.dedent("""
+    import sys, torch, cairn
+    checkpointer = cairn.Checkpointer(sys.argv[1], async_save=True, keep_best_k=2,
+                                      metric="val_loss")
+    class Trainer:
+        def get_checkpoint_state(self):
+            return {"w": torch.full((4 * 1024 * 1024,), 7.0)}, {}
+    metrics = {"val_loss": float("nan")} if sys.argv[2] == "nan" else {}
+    checkpointer.save_checkpoint(0, Trainer(), is_best_so_far=True, metrics=metrics)
+""")
+
+
+@pytest.mark.parametrize("metric", ["nan", "missing"])
+def test_exit_with_an_async_save_in_flight_finishes_the_save(tmp_path, metric):
+    for attempt in range(2):  # a race: the save is still in flight at exit in either
+        run_dir = tmp_path / f"run{attempt}"
+        child = subprocess.run([sys.executable, "-c", EXITS_WITH_A_SAVE_IN_FLIGHT, str(run_dir),
+                                metric], capture_output=True, text=True, timeout=120)
+        assert child.returncode == 0, child.stderr
+        assert "FATAL" not in child.stderr
+        checkpointer = cairn.Checkpointer(run_dir)
+        model_state, training_state = checkpointer.restore_checkpoint()
+        assert training_state == {"epoch": 0}
+        assert torch.equal(model_state["w"], torch.full((4 * 1024 * 1024,), 7.0))
+        assert torch.equal(checkpointer.best_model_state()["w"], model_state["w"])
 
 
 def safetensors_bytes(header: bytes, data: bytes) -> bytes:

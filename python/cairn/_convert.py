@@ -3,7 +3,9 @@
 Saving: torch tensors (CPU; others are copied to the CPU) and numpy arrays are passed by
 reference (no copy unless a tensor is not contiguous); dicts with integer keys, such as
 ``optimizer.state_dict()["state"]``, get a marker entry so that they come back with integer
-keys; tuples are saved as lists.
+keys; tuples are saved as lists. Refused, with InvalidArgumentError naming the path: text with
+a lone surrogate, meta (and other unreadable) tensors, nesting deeper than MAX_DEPTH, and a
+container that contains itself.
 
 Restoring: tensors come back as torch tensors or numpy arrays; ``copy=False`` gives read-only
 views of the file's memory mapping (valid as long as they are referenced, even after the file
@@ -64,7 +66,18 @@ def _encode_torch_tensor(tensor, path: str):
     if tensor.layout != torch.strided:
         raise InvalidArgumentError(f"cannot save {_describe(path)}: a {tensor.layout} tensor; "
                                    "convert it to a dense one first")
-    tensor = tensor.detach()
+    if tensor.is_meta:
+        raise InvalidArgumentError(f"cannot save {_describe(path)}: a tensor on the meta device "
+                                   "has no values")
+    try:
+        return _tensor_as_array(tensor.detach(), name)
+    except (RuntimeError, NotImplementedError, TypeError) as error:  # fake, lazy, functorch ...
+        raise InvalidArgumentError(f"cannot save {_describe(path)}: its values cannot be read on "
+                                   f"the CPU ({error})") from error
+
+
+def _tensor_as_array(tensor, name: str):
+    torch = _torch()
     if tensor.device.type != "cpu":
         tensor = tensor.cpu()
     tensor = tensor.resolve_conj().resolve_neg().contiguous()
@@ -73,35 +86,84 @@ def _encode_torch_tensor(tensor, path: str):
     return tensor.numpy()
 
 
+# The deepest nesting saved (the top level is depth 0): the C++ writer's limit
+# (kMaxWriteDepth), checked here first so that a deep tree is refused with its path rather than
+# by Python's recursion limit.
+MAX_DEPTH = 128
+
+
+def checked_str(text: str, path: str) -> str:
+    """``text``, if it can be written as UTF-8; else InvalidArgumentError naming ``path``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate: not text a file can hold
+        raise InvalidArgumentError(f"cannot save {_describe(path)}: {text!r} is not valid Unicode "
+                                   f"({error.reason} at index {error.start})") from None
+    return text
+
+
 def encode(value: Any, path: str = "") -> Any:
     """``value`` as cairn._core takes it (see the module's docstring)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    torch = _torch()
-    if torch is not None and isinstance(value, torch.Tensor):
-        return _encode_torch_tensor(value, path)
-    if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
+    return _Encoder().encode(value, path, 0)
+
+
+class _Encoder:
+    """One tree's conversion: the containers on the path being converted, by id, to tell a tree
+    from a container that holds itself (the same container twice elsewhere is saved twice)."""
+
+    def __init__(self) -> None:
+        self._open: set = set()
+
+    def encode(self, value: Any, path: str, depth: int) -> Any:
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return checked_str(value, path)
+        torch = _torch()
+        if torch is not None and isinstance(value, torch.Tensor):
+            return _encode_torch_tensor(value, path)
+        if isinstance(value, np.ndarray):
+            return value
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, (dict, list, tuple)):
+            return self._container(value, path, depth)
+        raise InvalidArgumentError(f"cannot save {_describe(path)}: a {type(value).__name__} is "
+                                   "not a tensor, array, number, str, bool, None, list, tuple or "
+                                   "dict")
+
+    def _container(self, value: Any, path: str, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise InvalidArgumentError(f"cannot save {_describe(path)}: nested deeper than "
+                                       f"{MAX_DEPTH} levels")
+        if id(value) in self._open:
+            raise InvalidArgumentError(f"cannot save {_describe(path)}: a "
+                                       f"{type(value).__name__} that contains itself")
+        self._open.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return self._map(value, path, depth)
+            return [self.encode(item, _child(path, str(index)), depth + 1)
+                    for index, item in enumerate(value)]
+        finally:
+            self._open.discard(id(value))
+
+    def _map(self, value: dict, path: str, depth: int) -> dict:
         keys = list(value)
         if all(isinstance(key, str) for key in keys):
             if INT_KEYS_MARKER in value:
                 raise InvalidArgumentError(f"cannot save {_describe(path)}: the key "
                                            f"{INT_KEYS_MARKER} is reserved")
-            return {key: encode(item, _child(path, key)) for key, item in value.items()}
+            return {checked_str(key, path): self.encode(item, _child(path, key), depth + 1)
+                    for key, item in value.items()}
         if all(isinstance(key, int) and not isinstance(key, bool) for key in keys):
-            encoded = {str(key): encode(item, _child(path, str(key))) for key, item in value.items()}
+            encoded = {str(key): self.encode(item, _child(path, str(key)), depth + 1)
+                       for key, item in value.items()}
             encoded[INT_KEYS_MARKER] = True
             return encoded
         kinds = sorted({type(key).__name__ for key in keys})
         raise InvalidArgumentError(f"cannot save {_describe(path)}: map keys must be all str or "
                                    f"all int, not {', '.join(kinds)}")
-    if isinstance(value, (list, tuple)):
-        return [encode(item, _child(path, str(index))) for index, item in enumerate(value)]
-    raise InvalidArgumentError(f"cannot save {_describe(path)}: a {type(value).__name__} is not a "
-                               "tensor, array, number, str, bool, None, list, tuple or dict")
 
 
 def default_tensor_type() -> str:

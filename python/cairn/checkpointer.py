@@ -11,7 +11,7 @@ import weakref
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Type, Union
 
 from . import _core, _logging
-from ._convert import decode, encode
+from ._convert import checked_str, decode, encode
 from .errors import Error, InvalidArgumentError
 
 # AllenNLP names intra-epoch saves "<epoch>.<time>", e.g. "3.2021-04-22-10-00-00".
@@ -194,7 +194,7 @@ class Checkpointer:
             if not epoch.isdigit():
                 raise InvalidArgumentError(f'epoch "{epoch}" is neither a number nor AllenNLP\'s '
                                            '"<epoch>.<time>"')
-        values = {str(k): float(v) for k, v in (metrics or {}).items()}
+        values = {checked_str(str(k), "metrics"): float(v) for k, v in (metrics or {}).items()}
         self._with_state(trainer, lambda get: self._core.save_checkpoint(
             int(epoch), get, bool(is_best_so_far), values))
 

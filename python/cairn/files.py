@@ -3,7 +3,7 @@ import os
 from typing import Any, Dict, Optional
 
 from . import _core
-from ._convert import decode, encode
+from ._convert import checked_str, decode, encode
 from .errors import InvalidArgumentError
 
 
@@ -23,6 +23,8 @@ def save_file(state: Dict[str, Any], path: "os.PathLike[str] | str",
         if not isinstance(key, str) or not isinstance(value, str):
             raise InvalidArgumentError(f"metadata must map str to str; {key!r}: {value!r} does not "
                                        f"(writing {os.fspath(path)})")
+        checked_str(key, "metadata")
+        checked_str(value, "metadata")
     _core.save_file(encode(state), os.fspath(path), metadata)
 
 

@@ -78,3 +78,56 @@ def test_restore_reports_a_checkpoint_skipped_for_invalid_utf8(run_dir, caplog):
     assert training_state["epoch"] == 0
     skipped = [r.getMessage() for r in caplog.records if "skipping checkpoint" in r.getMessage()]
     assert skipped and "epoch1" in skipped[0]
+
+
+# Item 13: these raised pybind11's RuntimeError, torch's NotImplementedError or RecursionError.
+@pytest.fixture
+def refused(run_dir):
+    def save(state):
+        with pytest.raises(cairn.InvalidArgumentError) as error:
+            cairn.Checkpointer(run_dir).save_checkpoint(0, DictTrainer({}, state))
+        return str(error.value)
+    return save
+
+
+def test_a_lone_surrogate_in_a_key_or_value_is_an_invalid_argument_naming_its_path(refused,
+                                                                                  tmp_path):
+    assert '"training_state.optimizer.state.3"' in refused({"optimizer": {"state": {3: "\udc80"}}})
+    assert '"training_state.names"' in refused({"names": {"\ud800": 1}})
+    with pytest.raises(cairn.InvalidArgumentError, match="metadata"):
+        cairn.save_file({}, tmp_path / "f.safetensors", metadata={"k": "\udc80"})
+
+
+def test_a_meta_tensor_is_an_invalid_argument_naming_its_path(refused):
+    message = refused({"optimizer": {"state": {3: torch.empty(2, device="meta")}}})
+    assert '"training_state.optimizer.state.3"' in message and "meta" in message
+
+
+def test_deep_nesting_is_an_invalid_argument_naming_its_path(refused):
+    state = leaf = {}
+    for _ in range(5000):
+        leaf["a"] = {}
+        leaf = leaf["a"]
+    message = refused(state)
+    assert '"training_state.a.a.a' in message and "levels" in message
+
+
+def test_a_list_containing_itself_is_an_invalid_argument_naming_its_path(refused):
+    cycle = [1]
+    cycle.append(cycle)
+    assert '"training_state.x.1"' in refused({"x": cycle})
+
+
+def test_the_same_list_twice_is_no_cycle(tmp_path):
+    shared = [1, 2]
+    cairn.save_file({"a": shared, "b": [shared, shared]}, tmp_path / "f.safetensors")
+    assert cairn.load_file(tmp_path / "f.safetensors") == {"a": [1, 2], "b": [[1, 2], [1, 2]]}
+
+
+def test_the_deepest_tree_the_writer_takes_round_trips(tmp_path):
+    state = leaf = {}
+    for _ in range(128):  # the deepest nesting docs/python.md promises
+        leaf["a"] = {}
+        leaf = leaf["a"]
+    cairn.save_file(state, tmp_path / "f.safetensors")
+    assert cairn.load_file(tmp_path / "f.safetensors") == state

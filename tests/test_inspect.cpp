@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cairn/cairn.hpp"
+#include "checkpoint/ledger.hpp"
 #include "support/states.hpp"
 #include "support/temp_dir.hpp"
 #include "support/trainers.hpp"
@@ -97,6 +98,41 @@ TEST_F(InspectDirectory, VerifyCollectsEveryProblem) {
   EXPECT_FALSE(report.problems[0].tensor.empty());
   EXPECT_EQ(report.problems[1].file, listing.checkpoints[1].paths.training_state);
   EXPECT_EQ(report.problems[2].what, "missing (incomplete checkpoint)");
+}
+
+// Issue 15 item 10: a folder the ledger records never vanishes from the listing.
+TEST_F(InspectDirectory, ListsEveryFolderTheLedgerRecordsDamagedOnesWithTheReason) {
+  const auto names = [&] {
+    std::vector<std::string> all;
+    for (const CheckpointInfo& info : list_directory(dir_.path()).checkpoints) {
+      all.push_back(info.name);
+    }
+    return all;
+  }();
+  ASSERT_EQ(names.size(), 3u);
+  // The oldest left pending (its writer died after publishing it), the next doomed (a reader held
+  // it), the newest without its manifest.
+  auto ledger = checkpoint::read_ledger(local_storage(), dir_.path());
+  ASSERT_TRUE(ledger.has_value());
+  ledger->pending = {ledger->queue[0]};
+  ledger->doomed = {names[1]};
+  ledger->queue = {ledger->queue[2]};
+  checkpoint::write_ledger(local_storage(), dir_.path(), *ledger);
+  const auto newest = dir_.path() / "checkpoints" / names[2];
+  std::filesystem::remove(newest / "MANIFEST.json");
+
+  const DirectoryListing listing = list_directory(dir_.path());
+  EXPECT_TRUE(listing.checkpoints.empty());
+  EXPECT_FALSE(listing.latest.has_value());
+  ASSERT_EQ(listing.damaged.size(), 1u);
+  EXPECT_EQ(listing.damaged[0].info.name, names[2]);
+  EXPECT_EQ(listing.damaged[0].info.epoch, 3);
+  EXPECT_EQ(listing.damaged[0].problem, "MANIFEST.json: missing (incomplete checkpoint)");
+  ASSERT_EQ(listing.others.size(), 2u);
+  EXPECT_EQ(listing.others[0].path.filename(), names[0]);
+  EXPECT_EQ(listing.others[0].kind, "not yet recorded");
+  EXPECT_EQ(listing.others[1].path.filename(), names[1]);
+  EXPECT_EQ(listing.others[1].kind, "retired");
 }
 
 TEST_F(InspectDirectory, PruneUsesTheWritersOptionsOrOverrides) {

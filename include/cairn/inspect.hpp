@@ -45,11 +45,23 @@ VerifyReport verify_path(const std::filesystem::path& path, const ProgressCallba
 
 struct ForeignEntry {
   std::filesystem::path path;
-  std::string kind;  // "staging leftover", "not written by cairn"
+  // "staging leftover", "not written by cairn", or for a folder of the ledger's that opens but
+  // is not listed: "not yet recorded" (a writer died just after publishing it; the next writer
+  // adopts it) or "retired" (retention deleted it while a reader held it; the next save removes it)
+  std::string kind;
+};
+
+// A checkpoint folder the ledger records that cannot be opened (no manifest, a file cut short,
+// a damaged header). `info` holds what its name and the ledger tell (seq, epoch, batch, save
+// time, metrics, best, kept-for-good); its size is unknown (0).
+struct DamagedCheckpoint {
+  CheckpointInfo info;
+  std::string problem;  // the first problem, the folder's path left out: "MANIFEST.json: ..."
 };
 
 struct DirectoryListing {
-  std::vector<CheckpointInfo> checkpoints;  // the ledger's, oldest first
+  std::vector<CheckpointInfo> checkpoints;  // the ledger's that open, oldest first
+  std::vector<DamagedCheckpoint> damaged;   // the ledger's that do not open, oldest first
   std::optional<std::string> latest;        // name of the newest listed checkpoint
   std::vector<ForeignEntry> others;         // in checkpoints/ and staging/
   std::optional<long> writer_pid;           // a writer holds the directory

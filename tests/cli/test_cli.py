@@ -76,6 +76,43 @@ class CliTest(unittest.TestCase):
         self.assertEqual(listing["checkpoints"][0]["status"], "ok")
         self.assertTrue(listing["checkpoints"][-1]["status"].startswith("BAD"))
 
+    def test_ls_verify_shows_damaged_checkpoints_as_bad_and_exits_1(self):
+        run_dir = self.make_policies_run()
+        ckpts = os.path.join(run_dir, "checkpoints")
+        names = sorted(os.listdir(ckpts))
+        os.remove(os.path.join(ckpts, names[0], "MANIFEST.json"))
+        training = os.path.join(ckpts, names[3], "training_state.safetensors")
+        os.truncate(training, os.path.getsize(training) // 2)
+        with open(os.path.join(ckpts, names[-1], "model.safetensors"), "r+b") as f:
+            f.seek(8)  # the header's opening brace
+            f.write(b"x")
+        damaged = {names[0]: "MANIFEST.json", names[3]: "training_state.safetensors",
+                   names[-1]: "model.safetensors"}
+        code, out, err = run("ls", run_dir, "--verify")
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("9 checkpoint(s), 3 damaged", out)
+        rows = {l.split()[0]: l for l in out.splitlines()[2:]}
+        self.assertEqual(sorted(rows), names)  # none left out
+        for name in names:
+            self.assertIn("BAD: " + damaged[name] if name in damaged else "  ok", rows[name])
+        code, listing = run_json("ls", run_dir, "--verify")
+        self.assertEqual(code, 1)
+        self.assertEqual([c["name"] for c in listing["checkpoints"]], names)
+        for entry in listing["checkpoints"]:
+            if entry["name"] in damaged:
+                self.assertTrue(entry["status"].startswith("BAD: " + damaged[entry["name"]]), entry)
+                self.assertIsNone(entry["size_bytes"])
+            else:
+                self.assertEqual(entry["status"], "ok")
+        self.assertEqual(listing["others"], [])  # not mistaken for folders cairn did not write
+        # Without --verify they are listed too (found without reading data), and exit is 0.
+        code, listing = run_json("ls", run_dir)
+        self.assertEqual(code, 0)
+        self.assertEqual([c["name"] for c in listing["checkpoints"]], names)
+        self.assertTrue(listing["checkpoints"][0]["status"].startswith("BAD: MANIFEST.json"))
+        self.assertNotIn("status", listing["checkpoints"][1])
+        self.assertIn("latest", listing["checkpoints"][-2]["flags"])  # the newest that opens
+
     # ---- verify ----
     def test_verify_good_directory(self):
         code, out, err = run("verify", self.dir)

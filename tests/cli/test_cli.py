@@ -5,6 +5,7 @@ Usage: python3 test_cli.py CAIRN CHECKPOINT_FIXTURE [SHARED_TESTDATA]
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,26 @@ def run(*args):
 def run_json(*args):
     code, out, err = run(*args, "--json")
     return code, json.loads(out)
+
+
+def run_bytes(*args):
+    """For output that may hold any byte: nothing is decoded."""
+    result = subprocess.run([CAIRN, *args], capture_output=True, timeout=120)
+    return result.returncode, result.stdout, result.stderr
+
+
+# ESC [31m (red), then U+009B (CSI, a C1 control) 2J (clear screen), as a hostile file holds them.
+HOSTILE = "\x1b[31mred\x9b2J"
+HOSTILE_SHOWN = b"\\x1b[31mred\\u009b2J"  # as cairn prints them
+
+
+def write_safetensors(path, tensor_name, metadata):
+    """A one-tensor safetensors file, written by hand as another tool might."""
+    header = json.dumps({"__metadata__": metadata,
+                         tensor_name: {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})
+    header = header.encode() + b" " * (-len(header) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + struct.pack("<f", 1.5))
 
 
 class CliTest(unittest.TestCase):
@@ -193,6 +214,61 @@ class CliTest(unittest.TestCase):
         code, out, err = run("verify", run_dir)
         self.assertEqual(code, 1)
         self.assertIn(shard + ": tensor 'model_state/", out)
+
+    def test_show_escapes_control_characters_in_names_and_metadata(self):
+        hostile = os.path.join(self.tmp, "hostile.safetensors")
+        write_safetensors(hostile, "w." + HOSTILE, {"note": HOSTILE})
+        code, out, err = run_bytes("show", hostile)
+        self.assertEqual(code, 0, err)
+        for raw in (b"\x1b", b"\xc2\x9b"):
+            self.assertNotIn(raw, out)
+        self.assertIn(b"  metadata note = " + HOSTILE_SHOWN + b"\n", out)
+        self.assertIn(b"  w." + HOSTILE_SHOWN + b" ", out)
+        # --json: the same text, exactly, and no control character raw.
+        code, out, err = run_bytes("show", hostile, "--json")
+        self.assertEqual(code, 0, err)
+        self.assertNotIn(b"\x1b", out)
+        self.assertNotIn(b"\xc2\x9b", out)
+        shown = json.loads(out)["files"][0]
+        self.assertEqual(shown["metadata"], {"note": HOSTILE})
+        self.assertEqual(shown["tensors"][0]["name"], "w." + HOSTILE)
+        # A name that is not UTF-8 is refused, and the refusal quotes it escaped.
+        with open(hostile, "rb") as f:
+            data = f.read()
+        not_utf8 = os.path.join(self.tmp, "not-utf8.safetensors")
+        with open(not_utf8, "wb") as f:
+            f.write(data.replace(b'"w.', b'"\xff\x1b.', 1))
+        code, out, err = run_bytes("show", not_utf8)
+        self.assertEqual(code, 1)
+        self.assertNotIn(b"\xff", err)
+        self.assertIn(b"\\xff", err)
+        err.decode("utf-8")  # valid UTF-8
+
+    def test_ls_diff_verify_and_usage_errors_escape_control_characters(self):
+        folder = os.path.join(self.ckpts.encode(), b"notes" + HOSTILE.encode() + b"\xff")
+        os.makedirs(folder)
+        code, out, err = run_bytes("ls", self.dir)
+        self.assertEqual(code, 0, err)
+        self.assertIn(b"(not written by cairn) " + self.ckpts.encode() + b"/notes" +
+                      HOSTILE_SHOWN + b"\\xff\n", out)
+        code, out, err = run_bytes("ls", self.dir, "--json")
+        self.assertEqual(code, 0, err)
+        self.assertNotIn(b"\xc2\x9b", out)
+        paths = [o["path"] for o in json.loads(out)["others"]]
+        self.assertEqual(paths, [self.ckpts + "/notes" + HOSTILE + "\ufffd"])
+        a, b = (os.path.join(self.tmp, n + HOSTILE + ".safetensors") for n in "ab")
+        write_safetensors(a, "w." + HOSTILE, {})
+        write_safetensors(b, "v." + HOSTILE, {})
+        code, out, err = run_bytes("diff", a, b)
+        self.assertEqual(code, 1, err)
+        self.assertEqual(out, b"- w." + HOSTILE_SHOWN + b"\n+ v." + HOSTILE_SHOWN + b"\n")
+        code, out, err = run_bytes("verify", a)
+        self.assertEqual(code, 0, err)
+        self.assertNotIn(b"\x1b", out)
+        self.assertIn(b"a" + HOSTILE_SHOWN + b".safetensors: 1 file(s)", out)
+        code, out, err = run_bytes("show", os.path.join(self.tmp, "missing" + HOSTILE))
+        self.assertEqual(code, 2)
+        self.assertIn(b"missing" + HOSTILE_SHOWN, err)  # CLI11's message, escaped
 
     @unittest.skipUnless(TESTDATA, "no shared test data")
     def test_show_a_file_another_tool_wrote(self):

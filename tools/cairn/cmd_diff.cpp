@@ -63,7 +63,11 @@ int run_diff(const DiffOptions& options) {
     details["change"] = kind;
     details["name"] = name;
     changes.push_back(details);
-    if (!options.json) std::printf("%s %s%s\n", kind == "added" ? "+" : kind == "removed" ? "-" : "~", name.c_str(), text.c_str());
+    // `text` is made of printable parts: dtypes, shapes, numbers, scalar_text.
+    if (!options.json) {
+      std::printf("%s %s%s\n", kind == "added" ? "+" : kind == "removed" ? "-" : "~",
+                  printable(name).c_str(), text.c_str());
+    }
   };
   for (const std::string& name : a_order) {
     if (!b.contains(name)) report("removed", name, "", nlohmann::ordered_json::object());

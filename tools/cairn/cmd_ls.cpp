@@ -111,14 +111,14 @@ void print_row(const DirectoryListing& listing, const Row& row, bool with_status
   for (const std::string& flag : flags_of(listing, info)) {
     flags += (flags.empty() ? "" : ",") + flag;
   }
-  std::printf("%-34s %5lld %6s  %-19s %10s  %-20s %-20s %s%s%s\n", info.name.c_str(),
+  std::printf("%-34s %5lld %6s  %-19s %10s  %-20s %-20s %s%s%s\n", printable(info.name).c_str(),
               static_cast<long long>(info.epoch),
               info.batches_this_epoch ? std::to_string(*info.batches_this_epoch).c_str() : "end",
               info.save_time > 0 ? local_time(info.save_time).c_str() : "-",
               row.damaged ? "-" : format_bytes(info.size_bytes).c_str(),
-              flags.empty() ? "-" : flags.c_str(), metrics_text(info.metrics).c_str(),
-              row.retention.c_str(), with_status ? "  " : "",
-              with_status ? row.status.value_or("not verified").c_str() : "");
+              flags.empty() ? "-" : flags.c_str(), printable(metrics_text(info.metrics)).c_str(),
+              printable(row.retention).c_str(), with_status ? "  " : "",
+              with_status ? printable(row.status.value_or("not verified")).c_str() : "");
 }
 
 void print_ls_text(const LsOptions& options, const DirectoryListing& listing,
@@ -128,7 +128,7 @@ void print_ls_text(const LsOptions& options, const DirectoryListing& listing,
   const std::string writer = listing.writer_pid ? ", a writer is active (pid " +
                                                       std::to_string(*listing.writer_pid) + ")"
                                                 : "";
-  std::printf("%s: %zu checkpoint(s)%s%s\n", options.dir.c_str(), rows.size(),
+  std::printf("%s: %zu checkpoint(s)%s%s\n", printable(options.dir.string()).c_str(), rows.size(),
               damaged.c_str(), writer.c_str());
   // Without --verify, the column is there only to say why a damaged checkpoint is BAD.
   const bool with_status = options.verify || !listing.damaged.empty();
@@ -138,7 +138,7 @@ void print_ls_text(const LsOptions& options, const DirectoryListing& listing,
   }
   for (const Row& row : rows) print_row(listing, row, with_status);
   for (const ForeignEntry& other : listing.others) {
-    std::printf("  (%s) %s\n", other.kind.c_str(), other.path.c_str());
+    std::printf("  (%s) %s\n", other.kind.c_str(), printable(other.path.string()).c_str());
   }
 }
 

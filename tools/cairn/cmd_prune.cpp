@@ -34,7 +34,7 @@ int run_prune(PruneOptions options) {
   } else {
     for (const RetentionDecision& decision : decisions) {
       std::printf("%-12s %-34s %s\n", decision.keep ? "keep" : (options.dry_run ? "would delete" : "delete"),
-                  decision.name.c_str(), decision.reason.c_str());
+                  printable(decision.name).c_str(), printable(decision.reason).c_str());
     }
     std::printf("%s %zu of %zu checkpoint(s)%s\n", options.dry_run ? "would delete" : "deleted",
                 deleted, decisions.size(), options.dry_run ? " (dry run: nothing deleted)" : "");

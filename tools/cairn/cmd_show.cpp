@@ -35,13 +35,13 @@ int run_show(const ShowOptions& options) {
     file["tensors"] = nlohmann::ordered_json::array();
     file["values"] = nlohmann::ordered_json::array();
     if (!options.json) {
-      std::printf("%s (%s, %s)\n", part.file.c_str(),
+      std::printf("%s (%s, %s)\n", printable(part.file.string()).c_str(),
                   format_bytes(std::filesystem::file_size(part.file)).c_str(),
                   part.written_by_cairn ? "written by cairn" : "written by another tool");
       for (const auto& [key, value] : part.metadata) {
         // A shard file's block checksums are long and for machines (they stay in --json).
         if (key.starts_with("shard.xxh3_blocks.")) continue;
-        std::printf("  metadata %s = %s\n", key.c_str(), value.c_str());
+        std::printf("  metadata %s = %s\n", printable(key).c_str(), printable(value).c_str());
       }
     }
     for (const Leaf& leaf : leaves) {
@@ -52,7 +52,10 @@ int run_show(const ShowOptions& options) {
       }
       if (!is_tensor) {
         file["values"].push_back({{"name", leaf.path}, {"value", scalar_json(*leaf.value)}});
-        if (!options.json) std::printf("  %-44s %s\n", leaf.path.c_str(), scalar_text(*leaf.value).c_str());
+        if (!options.json) {
+          std::printf("  %-44s %s\n", printable(leaf.path).c_str(),
+                      scalar_text(*leaf.value).c_str());
+        }
         continue;
       }
       const Tensor& tensor = leaf.value->as_tensor();
@@ -72,7 +75,7 @@ int run_show(const ShowOptions& options) {
       }
       file["tensors"].push_back(entry);
       if (!options.json) {
-        std::printf("  %-44s %-8s %-16s %10s%s\n", leaf.path.c_str(),
+        std::printf("  %-44s %-8s %-16s %10s%s\n", printable(leaf.path).c_str(),
                     std::string(dtype_name(tensor.dtype())).c_str(), format_shape(tensor.shape()).c_str(),
                     format_bytes(tensor.nbytes()).c_str(), stats_text.c_str());
       }

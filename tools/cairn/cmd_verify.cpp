@@ -35,13 +35,15 @@ int run_verify(const VerifyOptions& options) {
   } else {
     for (const Problem& problem : report.problems) {
       if (problem.tensor.empty()) {
-        std::printf("%s: %s\n", problem.file.c_str(), problem.what.c_str());
+        std::printf("%s: %s\n", printable(problem.file.string()).c_str(),
+                    printable(problem.what).c_str());
       } else {
-        std::printf("%s: tensor '%s': %s\n", problem.file.c_str(), problem.tensor.c_str(),
-                    problem.what.c_str());
+        std::printf("%s: tensor '%s': %s\n", printable(problem.file.string()).c_str(),
+                    printable(problem.tensor).c_str(), printable(problem.what).c_str());
       }
     }
-    std::printf("%s: %llu file(s), %llu tensor(s), %s checked: %s\n", options.path.c_str(),
+    std::printf("%s: %llu file(s), %llu tensor(s), %s checked: %s\n",
+                printable(options.path.string()).c_str(),
                 static_cast<unsigned long long>(report.files),
                 static_cast<unsigned long long>(report.tensors), format_bytes(report.bytes).c_str(),
                 report.ok() ? "OK" : (std::to_string(report.problems.size()) + " problem(s)").c_str());

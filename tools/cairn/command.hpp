@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,14 @@ void add_prune_command(CLI::App& app, int& exit_code);
 
 // ---- shared helpers (output.cpp) ----
 
+// `text` (a tensor name, metadata, a path, an error message: anything a file or a folder name
+// may have put there) made safe to print on a terminal. Bytes that could move the cursor,
+// recolour, retitle or clear it are shown escaped: C0 controls and DEL as \x1b (\n, \r, \t
+// as such), C1 controls U+0080..U+009F as \u009b, bytes that are not UTF-8 as \xff; a
+// backslash shows as \\, so that escaped text cannot pass for a name that was not. Every line of
+// human-readable output goes through it; --json output is escaped by the JSON writer.
+std::string printable(std::string_view text);
+
 std::string local_time(double seconds_since_epoch);  // "2026-11-28 22:29:46"
 void print_json(const nlohmann::ordered_json& json);
 
@@ -40,7 +49,7 @@ struct Leaf {
 // Every non-container value of `state` (tensors and scalars) in tree order, paths prefixed by
 // `prefix`. Empty maps and lists are leaves too, so that they show up.
 void collect_leaves(const State& state, const std::string& prefix, std::vector<Leaf>& leaves);
-// A scalar leaf as JSON (for --json) and as text.
+// A scalar leaf as JSON (for --json) and as text (printable, strings in double quotes).
 nlohmann::ordered_json scalar_json(const State& value);
 std::string scalar_text(const State& value);
 

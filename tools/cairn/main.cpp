@@ -1,9 +1,34 @@
 // cairn: inspect, verify, compare and prune checkpoints. Exit status: 0 good; 1 the data is bad
 // (corrupt, incomplete, different); 2 usage or environment error.
 #include <cstdio>
+#include <sstream>
+#include <string>
 
 #include "cairn/version.hpp"
 #include "command.hpp"
+
+namespace {
+
+// Messages name paths, keys and tensors a hostile file chose: printed escaped.
+void report(const std::exception& error) {
+  std::fprintf(stderr, "cairn: %s\n", cairn::cli::printable(error.what()).c_str());
+}
+
+// Help, the version or a usage error from CLI11: a usage error repeats the arguments, which may
+// be names a hostile folder chose (a shell glob), so each line is printed escaped too.
+int report_usage(const CLI::App& app, const CLI::ParseError& error) {
+  std::ostringstream out, err;
+  const int code = app.exit(error, out, err);
+  for (auto [text, stream] : {std::pair{out.str(), stdout}, std::pair{err.str(), stderr}}) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      std::fprintf(stream, "%s\n", cairn::cli::printable(line).c_str());
+    }
+  }
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cairn: inspect, verify, compare and prune training checkpoints.\n"
@@ -23,16 +48,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    const int code = app.exit(error);  // prints help, the version or the usage error
+    const int code = report_usage(app, error);
     return code == 0 ? cairn::cli::kExitGood : cairn::cli::kExitUsage;
   } catch (const cairn::CorruptDataError& error) {
-    std::fprintf(stderr, "cairn: %s\n", error.what());
+    report(error);
     return cairn::cli::kExitBadData;
-  } catch (const cairn::Error& error) {
-    std::fprintf(stderr, "cairn: %s\n", error.what());
-    return cairn::cli::kExitUsage;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "cairn: %s\n", error.what());
+    report(error);
     return cairn::cli::kExitUsage;
   }
   return exit_code;

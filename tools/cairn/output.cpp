@@ -8,6 +8,86 @@
 #include "command.hpp"
 
 namespace cairn::cli {
+namespace {
+
+// The length of the well-formed UTF-8 sequence at text[at] (RFC 3629: no overlong form, no
+// surrogate, nothing above U+10FFFF), or 0 when the bytes there are not one.
+size_t utf8_length(std::string_view text, size_t at) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(at);
+  if (lead < 0x80) return 1;
+  // The lead byte fixes the length and the range of the byte after it.
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    low = lead == 0xE0 ? 0xA0 : 0x80;
+    high = lead == 0xED ? 0x9F : 0xBF;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    low = lead == 0xF0 ? 0x90 : 0x80;
+    high = lead == 0xF4 ? 0x8F : 0xBF;
+  } else {
+    return 0;
+  }
+  if (text.size() - at < length || byte(at + 1) < low || byte(at + 1) > high) return 0;
+  for (size_t i = 2; i < length; ++i) {
+    if (byte(at + i) < 0x80 || byte(at + i) > 0xBF) return 0;
+  }
+  return length;
+}
+
+std::string hex_escape(const char* prefix, unsigned char value) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%s%02x", prefix, value);
+  return text;
+}
+
+std::string c0_escape(unsigned char byte) {
+  switch (byte) {
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    default: return hex_escape("\\x", byte);
+  }
+}
+
+// "text" in double quotes, printable; a quote inside shows as \" (printable adds no quote of its
+// own, so this stays unambiguous).
+std::string printable_quoted(std::string_view text) {
+  std::string shown = "\"";
+  for (const char c : printable(text)) {
+    if (c == '"') shown += '\\';
+    shown += c;
+  }
+  return shown + '"';
+}
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+  std::string shown;
+  shown.reserve(text.size());
+  for (size_t at = 0; at < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[at]);
+    const size_t length = utf8_length(text, at);
+    if (length == 0) {
+      shown += hex_escape("\\x", lead);  // not UTF-8: the byte itself
+    } else if (lead < 0x20 || lead == 0x7F) {
+      shown += c0_escape(lead);
+    } else if (lead == '\\') {
+      shown += "\\\\";
+    } else if (lead == 0xC2 && static_cast<unsigned char>(text[at + 1]) < 0xA0) {
+      shown += hex_escape("\\u00", static_cast<unsigned char>(text[at + 1]));  // C1: U+0080..U+009F
+    } else {
+      shown.append(text.substr(at, length));
+    }
+    at += std::max<size_t>(length, 1);
+  }
+  return shown;
+}
 
 std::string local_time(double seconds_since_epoch) {
   std::time_t when = static_cast<std::time_t>(seconds_since_epoch);
@@ -18,8 +98,35 @@ std::string local_time(double seconds_since_epoch) {
   return text;
 }
 
+namespace {
+
+// JSON text with DEL and C1 controls escaped too: the writer escapes C0 ones only, and a
+// terminal may obey the others. JSON holds them only inside strings, and `text` is UTF-8, so a
+// 0xC2 byte is always the lead of a character.
+std::string escape_del_and_c1(const std::string& text) {
+  std::string shown;
+  for (size_t at = 0; at < text.size(); ++at) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    const auto next = static_cast<unsigned char>(at + 1 < text.size() ? text[at + 1] : '\0');
+    if (byte == 0x7F) {
+      shown += "\\u007f";
+    } else if (byte == 0xC2 && next >= 0x80 && next < 0xA0) {
+      shown += hex_escape("\\u00", next);
+      ++at;
+    } else {
+      shown += text[at];
+    }
+  }
+  return shown;
+}
+
+}  // namespace
+
 void print_json(const nlohmann::ordered_json& json) {
-  std::printf("%s\n", json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+  // Bytes that are not UTF-8 (a folder's name may hold any) become U+FFFD rather than throwing.
+  const std::string text =
+      json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  std::printf("%s\n", escape_del_and_c1(text).c_str());
 }
 
 void collect_leaves(const State& state, const std::string& prefix, std::vector<Leaf>& leaves) {
@@ -55,7 +162,7 @@ std::string scalar_text(const State& value) {
       std::snprintf(text, sizeof(text), "%.17g", value.as_double());
       return text;
     }
-    case State::Kind::String: return nlohmann::json(value.as_string()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    case State::Kind::String: return printable_quoted(value.as_string());
     case State::Kind::List: return "[]";
     case State::Kind::Map: return "{}";
     case State::Kind::Tensor: return "tensor";

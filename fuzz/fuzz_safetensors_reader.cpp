@@ -46,7 +46,7 @@ class MemoryStorage final : public cairn::Storage {
     unsupported();
   }
   void sync_directory(const std::filesystem::path&) override { unsupported(); }
-  void remove_all(const std::filesystem::path&) override { unsupported(); }
+  void remove_owned(const std::filesystem::path&) override { unsupported(); }
   void hard_link(const std::filesystem::path&, const std::filesystem::path&) override {
     unsupported();
   }

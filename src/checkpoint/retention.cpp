@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <set>
 
 #include "cairn/text.hpp"
 #include "checkpoint/layout.hpp"
@@ -35,8 +37,12 @@ struct Reasons {
   std::map<std::string, std::vector<std::string>> against;
 };
 
+// Whether a checkpoint's reasons are wanted (all of them, or only those whose fate is decided).
+using Wanted = std::function<bool(const std::string&)>;
+
+// Ranks every entry (the best k are the best among all), recording reasons for the wanted ones.
 void rank_best(const RetentionPolicy& policy, const std::vector<const LedgerEntry*>& entries,
-               Reasons& reasons) {
+               const Wanted& wanted, Reasons& reasons) {
   struct Ranked {
     const LedgerEntry* entry;
     double value;
@@ -46,7 +52,7 @@ void rank_best(const RetentionPolicy& policy, const std::vector<const LedgerEntr
   for (const LedgerEntry* entry : entries) {
     auto found = entry->metrics.find(policy.metric);
     if (found == entry->metrics.end() || !std::isfinite(found->second)) {
-      reasons.against[entry->name].push_back("no " + policy.metric + " value");
+      if (wanted(entry->name)) reasons.against[entry->name].push_back("no " + policy.metric + " value");
       continue;
     }
     ranked.push_back({entry, found->second, name_of(entry->name).seq});
@@ -60,6 +66,7 @@ void rank_best(const RetentionPolicy& policy, const std::vector<const LedgerEntr
   const std::string by = " by " + policy.metric + " (" + metric_mode_name(policy.mode) + ") = ";
   for (size_t i = 0; i < ranked.size(); ++i) {
     const std::string& name = ranked[i].entry->name;
+    if (!wanted(name)) continue;
     if (i < k) {
       reasons.keep[name].push_back("best " + std::to_string(i + 1) + " of " + std::to_string(k) +
                                    by + format_value(ranked[i].value));
@@ -85,9 +92,11 @@ void keep_every_nth_epoch(const RetentionPolicy& policy,
 }  // namespace
 
 RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
-                                 const std::optional<std::string>& newest_valid) {
+                                 const std::optional<std::string>& newest_valid,
+                                 Explain explain) {
   RetentionOutcome outcome;
   Reasons reasons;
+  const bool everything = explain == Explain::Everything;
   const bool limited = policy.keep_last && *policy.keep_last >= 0;
   const std::string window =
       limited ? "the last " + std::to_string(*policy.keep_last) : std::string();
@@ -114,28 +123,45 @@ RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
     }
     candidates.push_back(std::move(oldest));
   }
-  for (const LedgerEntry& entry : ledger.queue) {
-    reasons.keep[entry.name].push_back(limited ? "one of " + window : kKeepAll);
+  if (everything) {
+    for (const LedgerEntry& entry : ledger.queue) {
+      reasons.keep[entry.name].push_back(limited ? "one of " + window : kKeepAll);
+    }
+    for (const LedgerEntry& entry : ledger.permanent) {
+      if (reasons.keep[entry.name].empty()) {
+        reasons.keep[entry.name].push_back(
+            policy.keep_every_seconds
+                ? "for good, one every " + seconds_text(*policy.keep_every_seconds)
+                : std::string("for good (by an earlier keep-every-seconds option)"));
+      }
+    }
   }
   for (const LedgerEntry& entry : candidates) {
     if (!limited) reasons.keep[entry.name].push_back(kKeepAll);  // N turned off since
   }
-  for (const LedgerEntry& entry : ledger.permanent) {
-    if (reasons.keep[entry.name].empty()) {
-      reasons.keep[entry.name].push_back(
-          policy.keep_every_seconds
-              ? "for good, one every " + seconds_text(*policy.keep_every_seconds)
-              : std::string("for good (by an earlier keep-every-seconds option)"));
-    }
-  }
 
-  // The policies decided again at every save, over every checkpoint still kept.
-  std::vector<const LedgerEntry*> everyone = ledger.kept();
-  for (const LedgerEntry& entry : candidates) everyone.push_back(&entry);
-  if (policy.best_k_on()) rank_best(policy, everyone, reasons);
-  if (policy.every_n_on()) keep_every_nth_epoch(policy, everyone, reasons);
+  // The policies decided again at every save. Only candidates can be doomed; explaining only
+  // the changes, the others are looked at just where best-k must rank the candidates among them.
+  std::vector<const LedgerEntry*> decided;
+  for (const LedgerEntry& entry : candidates) decided.push_back(&entry);
+  std::set<std::string> candidate_names;
+  for (const LedgerEntry& entry : candidates) candidate_names.insert(entry.name);
+  const Wanted wanted = [&](const std::string& name) {
+    return everything || candidate_names.contains(name);
+  };
+  if (everything) {
+    std::vector<const LedgerEntry*> kept = ledger.kept();
+    decided.insert(decided.end(), kept.begin(), kept.end());
+  }
+  if (policy.best_k_on() && (everything || !candidates.empty())) {
+    std::vector<const LedgerEntry*> everyone = ledger.kept();
+    for (const LedgerEntry& entry : candidates) everyone.push_back(&entry);
+    rank_best(policy, everyone, wanted, reasons);
+  }
+  if (policy.every_n_on()) keep_every_nth_epoch(policy, decided, reasons);
   // What a restore would use stays (only named when no other policy keeps it).
-  if (newest_valid && !(limited && *policy.keep_last == 0) && reasons.keep[*newest_valid].empty()) {
+  if (newest_valid && !(limited && *policy.keep_last == 0) && wanted(*newest_valid) &&
+      reasons.keep[*newest_valid].empty()) {
     reasons.keep[*newest_valid].push_back("the newest valid checkpoint");
   }
 
@@ -157,11 +183,21 @@ RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
               return name_of(a.name).seq < name_of(b.name).seq;
             });
 
-  for (const LedgerEntry* entry : ledger.kept()) {
-    outcome.decisions.push_back({entry->name, true, "kept: " + joined(reasons.keep[entry->name])});
+  auto is_doomed_now = [&](const std::string& name) {
+    return std::find(doomed_now.begin(), doomed_now.end(), name) != doomed_now.end();
+  };
+  auto kept_decision = [&](const std::string& name) {
+    outcome.decisions.push_back({name, true, "kept: " + joined(reasons.keep[name])});
+  };
+  if (everything) {
+    for (const LedgerEntry* entry : ledger.kept()) kept_decision(entry->name);
+  } else {
+    for (const std::string& name : outcome.changed) {
+      if (!is_doomed_now(name)) kept_decision(name);
+    }
   }
   for (const std::string& name : ledger.doomed) {
-    const bool now = std::find(doomed_now.begin(), doomed_now.end(), name) != doomed_now.end();
+    const bool now = is_doomed_now(name);
     std::string reason = now ? "deleted: outside " + window + ", no policy keeps it"
                              : "deleted: decided at an earlier save, not yet removed";
     if (now && !reasons.against[name].empty()) reason += " (" + joined(reasons.against[name]) + ")";

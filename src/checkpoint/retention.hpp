@@ -19,8 +19,14 @@
 
 namespace cairn::checkpoint {
 
+// Which decisions an outcome explains: every checkpoint's (cairn prune, explain_retention), or
+// only those of the checkpoints whose fate changed and the doomed ones (a writer's save, whose
+// work then does not grow with the number of checkpoints kept).
+enum class Explain { Everything, Changes };
+
 struct RetentionOutcome {
-  // One per checkpoint the ledger keeps or dooms now, oldest first.
+  // One per checkpoint the ledger keeps or dooms now (with Explain::Changes, only those in
+  // `changed` and the doomed ones), oldest first.
   std::vector<RetentionDecision> decisions;
   // Names whose fate changed now (left the queue: kept for good, retained, or doomed): what a
   // writer logs.
@@ -30,6 +36,7 @@ struct RetentionOutcome {
 // Moves checkpoints between ledger.queue, .permanent, .retained and .doomed as `policy` says.
 // `newest_valid`, when given, is kept whatever the options (unless keep_last is 0).
 RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
-                                 const std::optional<std::string>& newest_valid);
+                                 const std::optional<std::string>& newest_valid,
+                                 Explain explain = Explain::Everything);
 
 }  // namespace cairn::checkpoint

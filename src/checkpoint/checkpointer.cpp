@@ -26,6 +26,7 @@
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
 #include "checkpoint/ledger.hpp"
+#include "checkpoint/ledger_segments.hpp"
 #include "checkpoint/pruning.hpp"
 #include "checkpoint/retention.hpp"
 #include "checkpoint/shards.hpp"
@@ -363,24 +364,18 @@ void Checkpointer::Impl::settle_ledger() {
   }
   clamp_future_times();
   store_ledger();
+  try {
+    checkpoint::remove_stray_segments(storage, options.serialization_dir, ledger);
+  } catch (const Error& error) {
+    log(LogLevel::Warning, std::string("leaving retention-segments/ as it is: ") + error.what());
+  }
 }
 
 // A wall clock that was set ahead leaves save times in the future; kept, they would make the
 // K-seconds rule keep nothing for good until that time comes (across restarts, as the ledger
 // keeps them). They are brought back to now.
 void Checkpointer::Impl::clamp_future_times() {
-  const double now = clock->now();
-  size_t clamped = 0;
-  auto clamp = [&](double& time) {
-    if (time > now) {
-      time = now;
-      ++clamped;
-    }
-  };
-  clamp(ledger.reference_time);
-  for (auto* list : {&ledger.queue, &ledger.permanent, &ledger.retained, &ledger.pending}) {
-    for (auto& entry : *list) clamp(entry.save_time);
-  }
+  const size_t clamped = ledger.clamp_future_times(clock->now());
   if (clamped > 0) {
     log(LogLevel::Warning, std::to_string(clamped) + " time(s) in " +
                                (options.serialization_dir / checkpoint::kLedgerFile).string() +
@@ -691,7 +686,8 @@ void Checkpointer::Impl::abandon(const PendingSave& pending) noexcept {
 
 void Checkpointer::Impl::apply_retention(const std::string& newest) {
   clamp_future_times();
-  const auto outcome = checkpoint::apply_retention(ledger, checkpoint::policy_of(options), newest);
+  const auto outcome = checkpoint::apply_retention(ledger, checkpoint::policy_of(options), newest,
+                                                    checkpoint::Explain::Changes);
   store_ledger();
   for (const auto& decision : outcome.decisions) {
     if (std::find(outcome.changed.begin(), outcome.changed.end(), decision.name) !=

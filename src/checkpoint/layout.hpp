@@ -13,6 +13,7 @@ inline constexpr const char* kCheckpointsDir = "checkpoints";
 inline constexpr const char* kBestLink = "best";                   // symlink to the current best
 inline constexpr const char* kBestVersionsDir = "best-versions";  // what `best` points into
 inline constexpr const char* kLedgerFile = "retention.json";
+inline constexpr const char* kLedgerSegmentsDir = "retention-segments";  // the ledger's old entries
 inline constexpr const char* kModelFile = "model.safetensors";
 inline constexpr const char* kTrainingStateFile = "training_state.safetensors";
 inline constexpr const char* kManifestFile = "MANIFEST.json";

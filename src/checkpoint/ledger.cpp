@@ -7,6 +7,7 @@
 #include "cairn/error.hpp"
 #include "cairn/version.hpp"
 #include "checkpoint/layout.hpp"
+#include "checkpoint/ledger_segments.hpp"
 #include "format/checksum.hpp"
 #include "format/strict_json.hpp"
 #include "storage/atomic_file.hpp"
@@ -14,22 +15,12 @@
 namespace cairn::checkpoint {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = LedgerJson;
 constexpr const char* kChecksumKey = "ledger_xxh3";
 
 template <typename T>
 Json optional_json(const std::optional<T>& value) {
   return value ? Json(*value) : Json(nullptr);
-}
-
-Json entries_to_json(const std::vector<LedgerEntry>& entries) {
-  Json list = Json::array();
-  for (const LedgerEntry& entry : entries) {
-    Json item = {{"name", entry.name}, {"save_time", entry.save_time}};
-    if (!entry.metrics.empty()) item["metrics"] = entry.metrics;
-    list.push_back(std::move(item));
-  }
-  return list;
 }
 
 std::string checksum_of(const Json& json_without_checksum) {
@@ -41,10 +32,17 @@ std::string render(const Ledger& ledger) {
   json["format"] = kFormatVersion;
   json["next_seq"] = ledger.next_seq;
   json["reference_time"] = ledger.reference_time;
-  json["queue"] = entries_to_json(ledger.queue);
-  json["permanent"] = entries_to_json(ledger.permanent);
-  json["retained"] = entries_to_json(ledger.retained);
-  json["pending"] = entries_to_json(ledger.pending);
+  if (!ledger.segments.empty()) {
+    json["segments"] = segments_to_json(ledger);
+    json["queue_left"] = ledger.queue_left;
+  }
+  auto unsealed = [&](const std::vector<LedgerEntry>& entries, std::string_view list) {
+    return entries_to_json(entries, sealed_entries(ledger, list), entries.size());
+  };
+  json["queue"] = unsealed(ledger.queue, "queue");
+  json["permanent"] = unsealed(ledger.permanent, "permanent");
+  json["retained"] = entries_to_json(ledger.retained, 0, ledger.retained.size());
+  json["pending"] = entries_to_json(ledger.pending, 0, ledger.pending.size());
   json["doomed"] = ledger.doomed;
   json["best"] = optional_json(ledger.best);
   if (ledger.best_pending) json["best_pending"] = *ledger.best_pending;
@@ -57,28 +55,6 @@ std::string render(const Ledger& ledger) {
   json["keep_every_n_epochs"] = optional_json(policy.keep_every_n_epochs);
   json[kChecksumKey] = checksum_of(json);
   return json.dump(2) + "\n";
-}
-
-const std::string& check_checkpoint_name(const std::string& name, const std::filesystem::path& path);
-
-std::vector<LedgerEntry> entries_from_json(const Json& list, const std::filesystem::path& path) {
-  std::vector<LedgerEntry> entries;
-  for (const Json& item : list) {
-    LedgerEntry entry{item.at("name").get<std::string>(), item.at("save_time").get<double>(), {}};
-    if (item.contains("metrics")) entry.metrics = item.at("metrics").get<Metrics>();
-    check_checkpoint_name(entry.name, path);
-    entries.push_back(std::move(entry));
-  }
-  return entries;
-}
-
-// Every name the ledger lists must be a checkpoint name: the writer deletes the doomed ones,
-// and a path such as "../../victim" must never reach a deletion.
-const std::string& check_checkpoint_name(const std::string& name, const std::filesystem::path& path) {
-  if (!parse_checkpoint_name(name)) {
-    throw CorruptDataError(path, "ledger names \"" + name + "\", which is not a checkpoint name");
-  }
-  return name;
 }
 
 template <typename T>
@@ -118,7 +94,35 @@ std::vector<const LedgerEntry*> Ledger::kept() const {
   return all;
 }
 
-std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path& dir) {
+size_t Ledger::clamp_future_times(double now) {
+  size_t clamped = 0;
+  auto clamp = [&](double& time) {
+    if (time > now) {
+      time = now;
+      ++clamped;
+    }
+  };
+  clamp(reference_time);
+  for (auto [list, entries] : {std::pair{"queue", &queue}, std::pair{"permanent", &permanent}}) {
+    const bool sealed_future = std::any_of(segments.begin(), segments.end(), [&](const auto& segment) {
+      return segment.list == list && segment.latest_save_time > now;
+    });
+    const size_t from = sealed_future ? 0 : sealed_entries(*this, list);
+    if (sealed_future) {  // those segments are written anew, with the times clamped
+      std::erase_if(segments, [&](const LedgerSegment& segment) { return segment.list == list; });
+      if (std::string_view(list) == "queue") queue_left = 0;
+    }
+    for (size_t i = from; i < entries->size(); ++i) clamp((*entries)[i].save_time);
+  }
+  for (auto* list : {&retained, &pending}) {
+    for (LedgerEntry& entry : *list) clamp(entry.save_time);
+  }
+  return clamped;
+}
+
+namespace {
+
+std::optional<Ledger> read_ledger_once(Storage& storage, const std::filesystem::path& dir) {
   const std::filesystem::path path = dir / kLedgerFile;
   if (!storage.exists(path)) return std::nullopt;
   auto file = storage.open_file(path);
@@ -140,6 +144,10 @@ std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path&
     ledger.reference_time = json.at("reference_time").get<double>();
     ledger.queue = entries_from_json(json.at("queue"), path);
     ledger.permanent = entries_from_json(json.at("permanent"), path);
+    if (json.contains("segments")) {
+      load_segments(storage, dir, json.at("segments"), json.at("queue_left").get<size_t>(), ledger,
+                    path);
+    }
     if (json.contains("retained")) ledger.retained = entries_from_json(json.at("retained"), path);
     ledger.pending = entries_from_json(json.at("pending"), path);
     ledger.doomed = json.at("doomed").get<std::vector<std::string>>();
@@ -164,11 +172,34 @@ std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path&
   }
 }
 
-void write_ledger(Storage& storage, const std::filesystem::path& dir, const Ledger& ledger) {
+}  // namespace
+
+// A writer may merge a segment away between our reading retention.json and the segment: the
+// ledger it wrote first names the new one, so reading again finds it.
+std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path& dir) {
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return read_ledger_once(storage, dir);
+    } catch (const MissingSegmentError&) {
+      if (attempt == kAttempts) throw;
+    }
+  }
+}
+
+void write_ledger(Storage& storage, const std::filesystem::path& dir, Ledger& ledger) {
+  std::vector<std::string> named_before;
+  for (const LedgerSegment& segment : ledger.segments) named_before.push_back(segment.file);
+  seal_segments(storage, dir, ledger);
   const std::string text = render(ledger);
   storage::write_file_atomically(storage, dir / kLedgerFile, [&](WritableFile& out) {
     out.append(std::as_bytes(std::span(text)));
   });
+  std::erase_if(named_before, [&](const std::string& file) {
+    return std::any_of(ledger.segments.begin(), ledger.segments.end(),
+                       [&](const LedgerSegment& segment) { return segment.file == file; });
+  });
+  remove_segment_files(storage, dir, named_before);
 }
 
 }  // namespace cairn::checkpoint

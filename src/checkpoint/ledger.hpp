@@ -21,6 +21,20 @@ struct LedgerEntry {
   Metrics metrics;  // as given to the save (finite values only)
 };
 
+// A run of a list's oldest entries moved out of retention.json into a file of its own in
+// retention-segments/, which no later write changes: retention.json, written twice per save,
+// then holds only the recent entries and the segments' names, however many are kept
+// (docs/format.md).
+struct LedgerSegment {
+  std::string list;  // "queue" or "permanent"
+  std::string file;  // its name in retention-segments/
+  int64_t first_seq = 0;  // the sequence numbers of its first and last entry
+  int64_t last_seq = 0;
+  size_t entries = 0;
+  std::string xxh3;  // of the file's bytes
+  double latest_save_time = 0;  // not stored: known from the entries
+};
+
 struct Ledger {
   int64_t next_seq = 0;
   // Save time of the last checkpoint kept for good, or of the first construction.
@@ -40,17 +54,27 @@ struct Ledger {
   std::optional<std::string> best_pending;
   // The retention options of the last writer, so tools can apply them (cairn prune).
   RetentionPolicy policy;
+  // Where the oldest entries of queue and permanent are stored (each list's, oldest first), and
+  // how many entries of the first queue segment have left the queue since it was written. The
+  // lists above hold every entry all the same.
+  std::vector<LedgerSegment> segments;
+  size_t queue_left = 0;
 
   bool owns(const std::string& name) const;
   // queue, permanent and retained: every checkpoint kept, in no particular order.
   std::vector<const LedgerEntry*> kept() const;
+  // Brings save times (and reference_time) that lie after `now` back to `now`; returns how many.
+  // Looks at the entries of segments only when one holds a future time (they are written anew).
+  size_t clamp_future_times(double now);
 };
 
 // Reads <dir>/retention.json; nullopt when there is none. Throws CorruptDataError when it exists
 // but is damaged. Ledgers written before the policies of docs/retention.md existed (no
 // "retained", "metrics" or best-k keys) read as having none.
 std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path& dir);
-// Replaces <dir>/retention.json atomically and durably.
-void write_ledger(Storage& storage, const std::filesystem::path& dir, const Ledger& ledger);
+// Replaces <dir>/retention.json atomically and durably, after moving the oldest entries into new
+// segments (written durably first) where enough have gathered; segments it no longer names are
+// deleted after. Updates ledger.segments.
+void write_ledger(Storage& storage, const std::filesystem::path& dir, Ledger& ledger);
 
 }  // namespace cairn::checkpoint

@@ -1,0 +1,178 @@
+// The ledger's segments (docs/format.md): the oldest entries of the queue and of the permanent
+// list move into files of their own, which later saves never rewrite. They must read back
+// exactly, roll through a last-N window, and be checked like the ledger itself.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "cairn/cairn.hpp"
+#include "checkpoint/layout.hpp"
+#include "checkpoint/ledger.hpp"
+#include "checkpoint/ledger_segments.hpp"
+#include "support/temp_dir.hpp"
+#include "support/trainers.hpp"
+
+namespace cairn {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FakeClock;
+using testing::LogRecorder;
+using testing::TempDir;
+using testing::ToyTrainer;
+
+class LedgerSegments : public ::testing::Test {
+ protected:
+  CheckpointerOptions options(std::optional<int> keep) {
+    auto result = testing::test_options(dir_.path(), clock_, log_);
+    result.num_serialized_models_to_keep = keep;
+    return result;
+  }
+  void save_epochs(Checkpointer& checkpointer, int64_t first, int64_t count) {
+    for (int64_t epoch = first; epoch < first + count; ++epoch) {
+      trainer_.step = epoch;
+      clock_->advance(1);
+      checkpointer.save_checkpoint(epoch, trainer_);
+    }
+  }
+  checkpoint::Ledger ledger() { return checkpoint::read_ledger(local_storage(), dir_.path()).value(); }
+  std::vector<std::string> segment_files() {
+    return testing::entry_names(dir_ / checkpoint::kLedgerSegmentsDir);
+  }
+
+  TempDir dir_;
+  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  LogRecorder log_;
+  ToyTrainer trainer_;
+};
+
+TEST_F(LedgerSegments, EveryCheckpointKeptReadsBackInOrder) {
+  {
+    Checkpointer checkpointer(options(std::nullopt));
+    save_epochs(checkpointer, 0, 300);
+  }
+  const checkpoint::Ledger read = ledger();
+  ASSERT_EQ(read.queue.size(), 300u);
+  for (size_t i = 0; i < read.queue.size(); ++i) {
+    EXPECT_EQ(checkpoint::parse_checkpoint_name(read.queue[i].name)->epoch, static_cast<int64_t>(i));
+  }
+  EXPECT_FALSE(read.segments.empty());
+  EXPECT_EQ(segment_files().size(), read.segments.size());
+  EXPECT_LE(read.segments.size(), 3u);  // 300 entries: 256 in segments (one after merges), 44 inline
+  EXPECT_LT(checkpoint::sealed_entries(read, "queue"), 300u);
+}
+
+TEST_F(LedgerSegments, ALastNWindowRollsThroughTheSegments) {
+  {
+    Checkpointer checkpointer(options(150));
+    save_epochs(checkpointer, 0, 500);
+  }
+  const checkpoint::Ledger read = ledger();
+  ASSERT_EQ(read.queue.size(), 150u);
+  EXPECT_EQ(read.queue.front().name.find("epoch350-"), 16u) << read.queue.front().name;
+  EXPECT_EQ(testing::epochs_on_disk(dir_.path()).size(), 150u);
+  // Segments whose entries all left the queue are deleted; none is left behind.
+  EXPECT_EQ(segment_files().size(), read.segments.size());
+  EXPECT_LE(read.segments.size(), 3u);
+
+  Checkpointer reopened(options(150));
+  save_epochs(reopened, 500, 1);
+  const auto listed = reopened.list_checkpoints();
+  ASSERT_EQ(listed.size(), 150u);
+  EXPECT_EQ(listed.front().epoch, 351);
+  EXPECT_EQ(listed.back().epoch, 500);
+}
+
+TEST_F(LedgerSegments, ADamagedSegmentIsReportedAndNothingIsDeleted) {
+  {
+    Checkpointer checkpointer(options(std::nullopt));
+    save_epochs(checkpointer, 0, 100);
+  }
+  ASSERT_FALSE(segment_files().empty());
+  const fs::path segment = dir_ / checkpoint::kLedgerSegmentsDir / segment_files().front();
+  {
+    std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(40);
+    file.put('#');
+  }
+  EXPECT_THROW(checkpoint::read_ledger(local_storage(), dir_.path()), CorruptDataError);
+
+  Checkpointer checkpointer(options(std::nullopt));
+  save_epochs(checkpointer, 100, 1);
+  EXPECT_FALSE(log_.matching("ledger segment checksum mismatch").empty());
+  EXPECT_EQ(testing::epochs_on_disk(dir_.path()).size(), 101u);
+  EXPECT_EQ(checkpointer.list_checkpoints().size(), 101u);
+}
+
+TEST_F(LedgerSegments, ASegmentNameThatIsNotOneIsRefused) {
+  {
+    Checkpointer checkpointer(options(std::nullopt));
+    save_epochs(checkpointer, 0, 100);
+  }
+  const fs::path victim = dir_.path().parent_path() / "victim.json";
+  std::ofstream(victim) << "precious";
+  checkpoint::Ledger forged = ledger();
+  ASSERT_FALSE(forged.segments.empty());
+  forged.segments.front().file = "../../victim.json";
+  checkpoint::write_ledger(local_storage(), dir_.path(), forged);  // a valid checksum
+
+  EXPECT_THROW(checkpoint::read_ledger(local_storage(), dir_.path()), CorruptDataError);
+  EXPECT_THROW(prune_directory(dir_.path(), {}, /*dry_run=*/false), CorruptDataError);
+  Checkpointer checkpointer(options(std::nullopt));
+  save_epochs(checkpointer, 100, 1);
+  EXPECT_FALSE(log_.matching("not a segment file name").empty());
+  EXPECT_TRUE(fs::exists(victim));
+  EXPECT_EQ(testing::epochs_on_disk(dir_.path()).size(), 101u);
+  fs::remove(victim);
+}
+
+TEST_F(LedgerSegments, StrayFilesOfCairnsFolderGoAndAForeignFolderIsLeftAlone) {
+  {
+    Checkpointer checkpointer(options(std::nullopt));
+    save_epochs(checkpointer, 0, 70);
+  }
+  const std::string stray = "queue-0000000000-0000000063-0123456789abcdef.json";
+  std::ofstream(dir_ / checkpoint::kLedgerSegmentsDir / stray) << "left by a crash";
+  {
+    Checkpointer checkpointer(options(std::nullopt));
+    save_epochs(checkpointer, 70, 1);
+  }
+  EXPECT_EQ(segment_files().size(), ledger().segments.size());
+
+  TempDir other;
+  fs::create_directories(other / checkpoint::kLedgerSegmentsDir);
+  std::ofstream(other / checkpoint::kLedgerSegmentsDir / "notes.txt") << "mine";
+  auto opts = options(std::nullopt);
+  opts.serialization_dir = other.path();
+  {
+    Checkpointer checkpointer(opts);
+    save_epochs(checkpointer, 0, 100);
+  }
+  const auto read = checkpoint::read_ledger(local_storage(), other.path()).value();
+  EXPECT_TRUE(read.segments.empty());  // everything stays in retention.json
+  EXPECT_EQ(read.queue.size(), 100u);
+  EXPECT_EQ(testing::entry_names(other / checkpoint::kLedgerSegmentsDir),
+            std::vector<std::string>{"notes.txt"});
+}
+
+TEST_F(LedgerSegments, FutureTimesInsideSegmentsAreClamped) {
+  const double today = clock_->now();
+  clock_->set_wall_clock(today + 365 * 86400.0);
+  {
+    Checkpointer checkpointer(options(std::nullopt));
+    save_epochs(checkpointer, 0, 100);
+  }
+  ASSERT_FALSE(ledger().segments.empty());
+  clock_->set_wall_clock(today);
+  {
+    Checkpointer checkpointer(options(std::nullopt));
+    save_epochs(checkpointer, 100, 1);
+  }
+  EXPECT_FALSE(log_.matching("lie in the future").empty());
+  const checkpoint::Ledger read = ledger();
+  ASSERT_EQ(read.queue.size(), 101u);
+  for (const auto& entry : read.queue) EXPECT_LE(entry.save_time, clock_->now()) << entry.name;
+}
+
+}  // namespace
+}  // namespace cairn

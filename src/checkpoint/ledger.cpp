@@ -103,14 +103,16 @@ size_t Ledger::clamp_future_times(double now) {
     }
   };
   clamp(reference_time);
-  for (auto [list, entries] : {std::pair{"queue", &queue}, std::pair{"permanent", &permanent}}) {
+  for (const auto& [list_name, entries] :
+       {std::pair{"queue", &queue}, std::pair{"permanent", &permanent}}) {
+    const std::string_view list = list_name;  // (clang before 16 cannot capture a binding)
     const bool sealed_future = std::any_of(segments.begin(), segments.end(), [&](const auto& segment) {
       return segment.list == list && segment.latest_save_time > now;
     });
     const size_t from = sealed_future ? 0 : sealed_entries(*this, list);
     if (sealed_future) {  // those segments are written anew, with the times clamped
       std::erase_if(segments, [&](const LedgerSegment& segment) { return segment.list == list; });
-      if (std::string_view(list) == "queue") queue_left = 0;
+      if (list == "queue") queue_left = 0;
     }
     for (size_t i = from; i < entries->size(); ++i) clamp((*entries)[i].save_time);
   }

@@ -1,0 +1,95 @@
+// cairn-bench-many-checkpoints: does a save cost more when many checkpoints are kept?
+//
+//   cairn-bench-many-checkpoints DIR [--saves 10000] [--window 500] [--policy all|best-k]
+//
+// One writer saves a tiny state (a few hundred bytes of tensors) --saves times into DIR, every
+// save durable, and keeps every one (num_serialized_models_to_keep = none; with --policy best-k,
+// keep_best_k = 3 on a metric is added, so retention ranks every save). Per window of --window
+// saves it prints the median time of one save and the size of retention.json; at the end the
+// ratio of the last window's median to the first's (1.0: the count kept costs nothing).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cairn/cairn.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class TinyTrainer final : public cairn::Trainer {
+ public:
+  int64_t step = 0;
+  cairn::CheckpointState get_checkpoint_state() override {
+    std::vector<float> weights(16, static_cast<float>(step));
+    std::vector<std::byte> bytes(weights.size() * sizeof(float));
+    std::memcpy(bytes.data(), weights.data(), bytes.size());
+    cairn::CheckpointState state;
+    state.model_state["w"] = cairn::Tensor(cairn::DType::F32, {4, 4}, std::move(bytes));
+    state.training_state["step"] = step;
+    return state;
+  }
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Median time of one durable save, window by window, while every checkpoint is kept"};
+  fs::path dir;
+  int saves = 10000;
+  int window = 500;
+  std::string policy = "all";
+  app.add_option("DIR", dir, "Folder to create (must not exist); removed at the end")->required();
+  app.add_option("--saves", saves, "Checkpoints to save (all are kept)")->check(CLI::Range(1, 1000000));
+  app.add_option("--window", window, "Saves per reported median")->check(CLI::Range(1, 1000000));
+  app.add_option("--policy", policy, "all: keep every checkpoint; best-k: also keep_best_k = 3")
+      ->check(CLI::IsMember({"all", "best-k"}));
+  CLI11_PARSE(app, argc, argv);
+  if (fs::exists(dir)) {
+    std::fprintf(stderr, "%s exists; give a folder to create\n", dir.c_str());
+    return 2;
+  }
+
+  cairn::CheckpointerOptions options;
+  options.serialization_dir = dir;
+  options.num_serialized_models_to_keep = std::nullopt;
+  if (policy == "best-k") {
+    options.keep_best_k = 3;
+    options.metric = "loss";
+  }
+  options.logger = [](cairn::LogLevel, std::string_view) {};
+  TinyTrainer trainer;
+  std::vector<double> medians;
+  {
+    cairn::Checkpointer checkpointer(options);
+    std::printf("%10s %16s %16s\n", "kept", "median save ms", "ledger bytes");
+    std::vector<double> times;
+    for (int i = 0; i < saves; ++i) {
+      trainer.step = i;
+      const auto start = std::chrono::steady_clock::now();
+      checkpointer.save_checkpoint(i, trainer, false, {{"loss", 1.0 / (1 + (i * 7919) % 1000)}});
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (static_cast<int>(times.size()) == window || i + 1 == saves) {
+        medians.push_back(median(times) * 1000);
+        std::printf("%10d %16.3f %16ju\n", i + 1, medians.back(),
+                    static_cast<uintmax_t>(fs::file_size(dir / "retention.json")));
+        std::fflush(stdout);
+        times.clear();
+      }
+    }
+  }
+  std::printf("last window / first window: %.2fx\n", medians.back() / medians.front());
+  fs::remove_all(dir);
+  return 0;
+}

@@ -8,4 +8,8 @@ namespace cairn::python {
 // _core.Checkpointer (checkpointer_binding.cpp).
 void bind_checkpointer(pybind11::module_& module);
 
+// _core._TensorBytes, the buffer of a restored tensor, and _core.f8_values
+// (state_conversion.cpp).
+void bind_state_conversion(pybind11::module_& module);
+
 }  // namespace cairn::python

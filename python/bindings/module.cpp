@@ -74,4 +74,5 @@ PYBIND11_MODULE(_core, module) {
   module.def("stop_logging_to_python", &stop_logging_to_python,
              "At exit, once no save is in flight: later log lines go to stderr, not to Python.");
   bind_checkpointer(module);
+  bind_state_conversion(module);
 }

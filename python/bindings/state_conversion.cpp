@@ -1,8 +1,10 @@
 #include "state_conversion.hpp"
 
-#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
 
-#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cairn/error.hpp"
 #include "cairn/inspect.hpp"
@@ -10,10 +12,29 @@
 
 namespace py = pybind11;
 
+// numpy is reached only through its Python API and the buffer protocol, never through the
+// layout of its C structs, which numpy 2 changed (pybind11 2.10's numpy.h reads a numpy 2
+// dtype's itemsize as 0): one build of the extension works with numpy 1 and numpy 2.
+
 namespace cairn::python {
 namespace {
 
-// numpy's name for a dtype's element type: the type of a raw view for BF16 and F8.
+// The numpy functions a conversion calls, looked up once per conversion.
+struct Numpy {
+  py::object ndarray = py::module_::import("numpy").attr("ndarray");
+  py::object require = py::module_::import("numpy").attr("require");
+  py::object frombuffer = py::module_::import("numpy").attr("frombuffer");
+  py::object raw_tensor = py::module_::import("cairn._convert").attr("RawTensor");
+};
+
+// One tensor's bytes, read-only, through the buffer protocol: the memory of an array restored
+// from a file. Holds a copy of the Tensor, which shares the bytes (or the file mapping).
+struct TensorBytes {
+  Tensor tensor;
+};
+
+// numpy's name for the element type of a restored array: the carrier of the raw bytes for BF16
+// (int16) and F8 (uint8), which numpy lacks.
 const char* numpy_dtype(DType dtype) {
   switch (dtype) {
     case DType::BOOL: return "bool";
@@ -35,23 +56,24 @@ const char* numpy_dtype(DType dtype) {
   return "uint8";
 }
 
-std::optional<DType> dtype_of_numpy(const py::dtype& dtype) {
-  const char kind = dtype.kind();
-  const auto size = dtype.itemsize();
-  if (kind == 'b' && size == 1) return DType::BOOL;
-  if (kind == 'u') {
+// From numpy's dtype.kind and dtype.itemsize, as Python sees them.
+std::optional<DType> dtype_of_numpy(const py::handle& dtype) {
+  const std::string kind = dtype.attr("kind").cast<std::string>();
+  const auto size = dtype.attr("itemsize").cast<int64_t>();
+  if (kind == "b" && size == 1) return DType::BOOL;
+  if (kind == "u") {
     if (size == 1) return DType::U8;
     if (size == 2) return DType::U16;
     if (size == 4) return DType::U32;
     if (size == 8) return DType::U64;
   }
-  if (kind == 'i') {
+  if (kind == "i") {
     if (size == 1) return DType::I8;
     if (size == 2) return DType::I16;
     if (size == 4) return DType::I32;
     if (size == 8) return DType::I64;
   }
-  if (kind == 'f') {
+  if (kind == "f") {
     if (size == 2) return DType::F16;
     if (size == 4) return DType::F32;
     if (size == 8) return DType::F64;
@@ -65,26 +87,32 @@ std::string child(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
-Tensor tensor_from_array(const py::array& given, DType dtype, const std::string& path,
-                         std::vector<py::object>& keep) {
+Tensor tensor_from_array(const py::handle& given, DType dtype, const std::string& path,
+                         const Numpy& numpy, std::vector<py::object>& keep) {
   // Only native byte order and C order: anything else gets one contiguous copy.
-  py::array array =
-      py::module_::import("numpy").attr("require")(given, py::none(), "C").cast<py::array>();
-  if (!array.dtype().attr("isnative").cast<bool>()) {
-    array = array.attr("astype")(array.dtype().attr("newbyteorder")("=")).cast<py::array>();
+  py::object array = numpy.require(given, py::none(), "C");
+  if (!array.attr("dtype").attr("isnative").cast<bool>()) {
+    array = array.attr("astype")(array.attr("dtype").attr("newbyteorder")("="));
   }
-  if (static_cast<size_t>(array.itemsize()) != dtype_size(dtype)) {
+  // The memoryview holds the array's buffer export: its memory stays where it is while kept.
+  py::object view = py::reinterpret_steal<py::object>(PyMemoryView_FromObject(array.ptr()));
+  if (!view) throw py::error_already_set();
+  const Py_buffer& buffer = *PyMemoryView_GET_BUFFER(view.ptr());
+  if (!PyBuffer_IsContiguous(&buffer, 'C')) {
+    throw InvalidArgumentError("cannot save " + describe(path) + ": its array is not contiguous");
+  }
+  if (static_cast<size_t>(buffer.itemsize) != dtype_size(dtype)) {
     throw InvalidArgumentError("cannot save " + describe(path) + ": a " +
                                std::string(dtype_name(dtype)) + " tensor needs " +
                                std::to_string(dtype_size(dtype)) + "-byte elements");
   }
-  std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
-  keep.push_back(array);
-  return Tensor::view(dtype, std::move(shape), array.data(), static_cast<size_t>(array.nbytes()));
+  std::vector<int64_t> shape(buffer.shape, buffer.shape + buffer.ndim);
+  keep.push_back(view);
+  return Tensor::view(dtype, std::move(shape), buffer.buf, static_cast<size_t>(buffer.len));
 }
 
 State convert(py::handle value, const std::string& path, std::vector<py::object>& keep,
-              const py::handle& raw_type) {
+              const Numpy& numpy) {
   if (value.is_none()) return State();
   if (py::isinstance<py::bool_>(value)) return State(value.cast<bool>());
   if (py::isinstance<py::int_>(value)) {
@@ -105,7 +133,7 @@ State convert(py::handle value, const std::string& path, std::vector<py::object>
                                    py::str(py::type::of(key)).cast<std::string>());
       }
       const std::string name = key.cast<std::string>();
-      map[name] = convert(item, child(path, name), keep, raw_type);
+      map[name] = convert(item, child(path, name), keep, numpy);
     }
     return map;
   }
@@ -113,55 +141,41 @@ State convert(py::handle value, const std::string& path, std::vector<py::object>
     State list = State::list();
     size_t index = 0;
     for (py::handle item : value.cast<py::list>()) {
-      list.push_back(convert(item, child(path, std::to_string(index++)), keep, raw_type));
+      list.push_back(convert(item, child(path, std::to_string(index++)), keep, numpy));
     }
     return list;
   }
-  if (py::isinstance<py::array>(value)) {
-    py::array array = value.cast<py::array>();
-    auto dtype = dtype_of_numpy(array.dtype());
+  if (py::isinstance(value, numpy.ndarray)) {
+    py::object numpy_dtype = value.attr("dtype");
+    auto dtype = dtype_of_numpy(numpy_dtype);
     if (!dtype) {
       throw InvalidArgumentError("cannot save " + describe(path) + ": numpy dtype " +
-                                 py::str(array.dtype()).cast<std::string>() +
+                                 py::str(numpy_dtype).cast<std::string>() +
                                  " has no safetensors equivalent");
     }
-    return State(tensor_from_array(array, *dtype, path, keep));
+    return State(tensor_from_array(value, *dtype, path, numpy, keep));
   }
-  if (py::isinstance(value, raw_type)) {
+  if (py::isinstance(value, numpy.raw_tensor)) {
     const std::string name = value.attr("dtype").cast<std::string>();
     auto dtype = dtype_from_name(name);
     if (!dtype) throw InvalidArgumentError("cannot save " + describe(path) + ": unknown dtype " + name);
-    return State(tensor_from_array(value.attr("array").cast<py::array>(), *dtype, path, keep));
+    return State(tensor_from_array(value.attr("array"), *dtype, path, numpy, keep));
   }
   throw InvalidArgumentError("cannot save " + describe(path) + ": a " +
                              py::str(py::type::of(value).attr("__name__")).cast<std::string>() +
                              " is not a tensor, array, number, str, bool, None, list or dict");
 }
 
-py::object tensor_to_python(const Tensor& tensor, const py::handle& raw_type) {
-  std::vector<py::ssize_t> shape(tensor.shape().begin(), tensor.shape().end());
-  py::array array;
-  if (tensor.dtype() == DType::F8_E4M3 || tensor.dtype() == DType::F8_E5M2) {
-    py::array_t<float> values(shape);
-    float* out = values.mutable_data();
-    for (size_t i = 0; i < static_cast<size_t>(values.size()); ++i) {
-      out[i] = static_cast<float>(element_as_double(tensor, i));
-    }
-    array = values;
-  } else {
-    // The capsule owns a copy of the Tensor, which shares the bytes (or the file mapping).
-    auto* owner = new Tensor(tensor);
-    py::capsule base(owner, [](void* pointer) { delete static_cast<Tensor*>(pointer); });
-    array = py::array(py::dtype(numpy_dtype(tensor.dtype())), shape,
-                      static_cast<const void*>(owner->data().data()), base);
-    py::detail::array_proxy(array.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-  }
-  return raw_type(std::string(dtype_name(tensor.dtype())), array);
+py::object tensor_to_python(const Tensor& tensor, const Numpy& numpy) {
+  py::tuple shape(tensor.shape().size());
+  for (size_t i = 0; i < tensor.shape().size(); ++i) shape[i] = py::int_(tensor.shape()[i]);
+  py::object bytes = py::cast(TensorBytes{tensor});
+  py::object array = numpy.frombuffer(bytes, py::arg("dtype") = numpy_dtype(tensor.dtype()));
+  return numpy.raw_tensor(std::string(dtype_name(tensor.dtype())), array.attr("reshape")(shape));
 }
 
 // Text from the file is checked on the way (file_text): a bad key is the file's fault.
-py::object from(const State& state, const py::handle& raw_type,
-                const std::filesystem::path& source) {
+py::object from(const State& state, const Numpy& numpy, const std::filesystem::path& source) {
   switch (state.kind()) {
     case State::Kind::Null: return py::none();
     case State::Kind::Bool: return py::bool_(state.as_bool());
@@ -170,31 +184,54 @@ py::object from(const State& state, const py::handle& raw_type,
     case State::Kind::String: return file_text(state.as_string(), source, "a string");
     case State::Kind::List: {
       py::list list;
-      for (const State& element : state.elements()) list.append(from(element, raw_type, source));
+      for (const State& element : state.elements()) list.append(from(element, numpy, source));
       return list;
     }
     case State::Kind::Map: {
       py::dict dict;
       for (const auto& [key, value] : state.items()) {
-        dict[file_text(key, source, "a key")] = from(value, raw_type, source);
+        dict[file_text(key, source, "a key")] = from(value, numpy, source);
       }
       return dict;
     }
-    case State::Kind::Tensor: return tensor_to_python(state.as_tensor(), raw_type);
+    case State::Kind::Tensor: return tensor_to_python(state.as_tensor(), numpy);
   }
   return py::none();
 }
 
-py::object raw_tensor_type() { return py::module_::import("cairn._convert").attr("RawTensor"); }
-
 }  // namespace
 
 State to_state(py::handle value, std::vector<py::object>& keep) {
-  return convert(value, "", keep, raw_tensor_type());
+  return convert(value, "", keep, Numpy());
 }
 
 py::object from_state(const State& state, const std::filesystem::path& source) {
-  return from(state, raw_tensor_type(), source);
+  return from(state, Numpy(), source);
+}
+
+void bind_state_conversion(py::module_& module) {
+  py::class_<TensorBytes>(module, "_TensorBytes", py::buffer_protocol())
+      .def_buffer([](TensorBytes& bytes) {
+        auto data = bytes.tensor.data();
+        return py::buffer_info(const_cast<std::byte*>(data.data()), 1, "B", 1,
+                               {static_cast<py::ssize_t>(data.size())}, {py::ssize_t{1}},
+                               /*readonly=*/true);
+      });
+  module.def(
+      "f8_values",
+      [](const std::string& name) {
+        auto dtype = dtype_from_name(name);
+        if (dtype != DType::F8_E4M3 && dtype != DType::F8_E5M2) {
+          throw InvalidArgumentError("f8_values takes F8_E4M3 or F8_E5M2, not " + name);
+        }
+        std::vector<std::byte> codes(256);
+        for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<std::byte>(i);
+        const Tensor all(*dtype, {256}, std::move(codes));
+        std::vector<double> values(256);
+        for (size_t i = 0; i < values.size(); ++i) values[i] = element_as_double(all, i);
+        return values;
+      },
+      py::arg("name"), "The value of each of the 256 codes of an F8 dtype, by code.");
 }
 
 }  // namespace cairn::python

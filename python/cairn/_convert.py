@@ -25,8 +25,9 @@ INT_KEYS_MARKER = "__cairn_int_keys__"
 
 
 class RawTensor:
-    """A tensor whose dtype numpy may lack (BF16): its safetensors dtype name and an array of its
-    elements' bytes (BF16 as int16). Restored tensors of every dtype arrive in this form."""
+    """A tensor whose dtype numpy may lack (BF16, F8): its safetensors dtype name and an array of
+    its elements' bytes, of the same element size (BF16 as int16, F8 as uint8). Restored tensors
+    of every dtype arrive in this form."""
 
     __slots__ = ("dtype", "array")
 
@@ -179,16 +180,30 @@ def _bf16_to_float32(raw: np.ndarray) -> np.ndarray:
     return (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
+_f8_tables: dict = {}
+
+
+def _f8_to_float32(raw: np.ndarray, name: str) -> np.ndarray:
+    """An F8 tensor's codes (uint8) as float32 values, exact (numpy has no F8)."""
+    table = _f8_tables.get(name)
+    if table is None:
+        from . import _core
+        table = _f8_tables[name] = np.array(_core.f8_values(name), dtype=np.float32)
+    return table[raw.reshape(-1)].reshape(raw.shape)  # a 0-d index would give a numpy scalar
+
+
 # torch 1.x has no unsigned types wider than 8 bits: those widen to the next signed type.
 _TORCH_WIDENED = {"U16": np.int32, "U32": np.int64}
 
 
 def _decode_tensor(raw: RawTensor, tensor_type: str, copy: bool, path: str):
     array = raw.array
+    if raw.dtype.startswith("F8_"):  # neither numpy nor torch 1.x has F8: float32 values
+        array = _f8_to_float32(array, raw.dtype)
     if tensor_type == "numpy":
         if raw.dtype == "BF16":
             return _bf16_to_float32(array)  # numpy has no bfloat16: exact float32 values
-        return np.array(array) if copy else array
+        return np.array(array) if copy and array is raw.array else array
     import torch
     if raw.dtype in _TORCH_WIDENED:
         return torch.from_numpy(array.astype(_TORCH_WIDENED[raw.dtype]))

@@ -1,4 +1,6 @@
 """Every kind of value a training state holds goes through save_file/load_file unchanged."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -142,3 +144,39 @@ def test_unsigned_types_torch_lacks_widen_and_out_of_range_u64_is_refused(tmp_pa
     with pytest.raises(cairn.InvalidArgumentError, match='"u64" holds U64 values above the int64 range'):
         cairn.load_file(path)
     assert cairn.load_file(path, tensor_type="numpy")["u64"].tolist() == [2**63]
+
+
+def test_issue_16_float32_saves_with_numpy_2(tmp_path):
+    # numpy 2 moved the fields of its dtype struct: pybind11 2.10 read every itemsize as 0 and
+    # refused "numpy dtype float32 has no safetensors equivalent".
+    cairn.save_file({"w": torch.ones(3), "a": np.ones(2, dtype=np.float32)}, tmp_path / "f.safetensors")
+    loaded = cairn.load_file(tmp_path / "f.safetensors")
+    assert torch.equal(loaded["w"], torch.ones(3)) and torch.equal(loaded["a"], torch.ones(2))
+
+
+def write_safetensors(path, tensors):
+    """A safetensors file written by hand: {name: (dtype name, shape, bytes)}."""
+    header, data = {}, b""
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+
+
+def test_float8_files_load_as_their_float32_values(tmp_path):
+    codes = bytes([0x00, 0x01, 0x38, 0x7E, 0x7F, 0xB8, 0xFE])
+    write_safetensors(tmp_path / "f.safetensors", {"e4m3": ("F8_E4M3", [7], codes),
+                                                   "e5m2": ("F8_E5M2", [7], bytes([0x00, 0x01, 0x3C, 0x7B, 0x7C, 0x7D, 0xBC])),
+                                                   "scalar": ("F8_E4M3", [], bytes([0x38]))})
+    e4m3 = [0.0, 2.0**-9, 1.0, 448.0, float("nan"), -1.0, -448.0]
+    e5m2 = [0.0, 2.0**-16, 1.0, 57344.0, float("inf"), float("nan"), -1.0]
+    for tensor_type in ("numpy", "torch"):
+        loaded = cairn.load_file(tmp_path / "f.safetensors", tensor_type=tensor_type)
+        if tensor_type == "torch" and not hasattr(torch, "float8_e4m3fn"):
+            loaded = {key: value.numpy() for key, value in loaded.items()}
+        elif tensor_type == "torch":
+            loaded = {key: value.float().numpy() for key, value in loaded.items()}
+        np.testing.assert_array_equal(loaded["e4m3"], np.array(e4m3, dtype=np.float32))
+        np.testing.assert_array_equal(loaded["e5m2"], np.array(e5m2, dtype=np.float32))
+        assert loaded["scalar"].shape == () and loaded["scalar"] == 1.0

@@ -9,7 +9,10 @@ container that contains itself.
 
 Restoring: tensors come back as torch tensors or numpy arrays; ``copy=False`` gives read-only
 views of the file's memory mapping (valid as long as they are referenced, even after the file
-is deleted; never write into them), ``copy=True`` owned, writable copies.
+is deleted; never write into them), ``copy=True`` owned, writable copies. Every dtype comes
+back as itself where the framework has it; numpy has no BF16 and F8, which come as exact
+float32 values; a torch without F8 (torch 1.x) gives float32 values too, and one without
+U16/U32/U64 widens them to the next signed type (U64 only when the values fit).
 """
 import sys
 import warnings
@@ -51,17 +54,40 @@ def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-_TORCH_DTYPE_NAMES = {
-    "torch.bool": "BOOL", "torch.uint8": "U8", "torch.int8": "I8", "torch.int16": "I16",
-    "torch.int32": "I32", "torch.int64": "I64", "torch.float16": "F16", "torch.bfloat16": "BF16",
-    "torch.float32": "F32", "torch.float64": "F64",
-}
+# Each safetensors dtype as torch names it, and for those numpy lacks (or that a torch may not
+# convert to numpy) the same-sized dtype whose numpy array carries their bytes. torch has only
+# some of them (torch 1.13 no float8 and no wider unsigned types): those present are found by
+# name, never by torch's version.
+_TORCH_DTYPES = [
+    ("bool", "BOOL", None), ("uint8", "U8", None), ("int8", "I8", None),
+    ("int16", "I16", None), ("int32", "I32", None), ("int64", "I64", None),
+    ("float16", "F16", None), ("float32", "F32", None), ("float64", "F64", None),
+    ("bfloat16", "BF16", "int16"), ("uint16", "U16", "int16"), ("uint32", "U32", "int32"),
+    ("uint64", "U64", "int64"), ("float8_e4m3fn", "F8_E4M3", "uint8"),
+    ("float8_e5m2", "F8_E5M2", "uint8"),
+]
+# Of this torch: torch dtype -> (name, torch carrier), name -> (torch dtype, numpy carrier).
+_torch_tables = None
+
+
+def _torch_dtypes():
+    global _torch_tables
+    if _torch_tables is None:
+        import torch
+        by_dtype, by_name = {}, {}
+        for attribute, name, carrier in _TORCH_DTYPES:
+            dtype = getattr(torch, attribute, None)
+            if isinstance(dtype, torch.dtype):
+                by_dtype[dtype] = (name, None if carrier is None else getattr(torch, carrier))
+                by_name[name] = (dtype, None if carrier is None else np.dtype(carrier))
+        _torch_tables = (by_dtype, by_name)
+    return _torch_tables
 
 
 def _encode_torch_tensor(tensor, path: str):
     torch = _torch()
-    name = _TORCH_DTYPE_NAMES.get(str(tensor.dtype))
-    if name is None:
+    entry = _torch_dtypes()[0].get(tensor.dtype)
+    if entry is None:
         raise InvalidArgumentError(f"cannot save {_describe(path)}: torch dtype {tensor.dtype} "
                                    "has no safetensors equivalent")
     if tensor.layout != torch.strided:
@@ -71,19 +97,18 @@ def _encode_torch_tensor(tensor, path: str):
         raise InvalidArgumentError(f"cannot save {_describe(path)}: a tensor on the meta device "
                                    "has no values")
     try:
-        return _tensor_as_array(tensor.detach(), name)
+        return _tensor_as_array(tensor.detach(), *entry)
     except (RuntimeError, NotImplementedError, TypeError) as error:  # fake, lazy, functorch ...
         raise InvalidArgumentError(f"cannot save {_describe(path)}: its values cannot be read on "
                                    f"the CPU ({error})") from error
 
 
-def _tensor_as_array(tensor, name: str):
-    torch = _torch()
+def _tensor_as_array(tensor, name: str, carrier):
     if tensor.device.type != "cpu":
         tensor = tensor.cpu()
     tensor = tensor.resolve_conj().resolve_neg().contiguous()
-    if name == "BF16":
-        return RawTensor("BF16", tensor.view(torch.int16).numpy())
+    if carrier is not None:  # view() of a 0-d tensor cannot change the element type
+        return RawTensor(name, tensor.reshape(-1).view(carrier).reshape(tensor.shape).numpy())
     return tensor.numpy()
 
 
@@ -177,7 +202,8 @@ def default_tensor_type() -> str:
 
 
 def _bf16_to_float32(raw: np.ndarray) -> np.ndarray:
-    return (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    flat = raw.reshape(-1)  # numpy changes no 0-d array's element type, nor gives back 0-d arrays
+    return ((flat.view(np.uint16).astype(np.uint32) << 16).view(np.float32)).reshape(raw.shape)
 
 
 _f8_tables: dict = {}
@@ -192,33 +218,46 @@ def _f8_to_float32(raw: np.ndarray, name: str) -> np.ndarray:
     return table[raw.reshape(-1)].reshape(raw.shape)  # a 0-d index would give a numpy scalar
 
 
-# torch 1.x has no unsigned types wider than 8 bits: those widen to the next signed type.
+# A torch without unsigned types wider than 8 bits (torch 1.x) gets them widened to the next
+# signed type.
 _TORCH_WIDENED = {"U16": np.int32, "U32": np.int64}
 
 
 def _decode_tensor(raw: RawTensor, tensor_type: str, copy: bool, path: str):
     array = raw.array
-    if raw.dtype.startswith("F8_"):  # neither numpy nor torch 1.x has F8: float32 values
-        array = _f8_to_float32(array, raw.dtype)
     if tensor_type == "numpy":
         if raw.dtype == "BF16":
             return _bf16_to_float32(array)  # numpy has no bfloat16: exact float32 values
-        return np.array(array) if copy and array is raw.array else array
+        if raw.dtype.startswith("F8_"):
+            return _f8_to_float32(array, raw.dtype)
+        return np.array(array) if copy else array
     import torch
-    if raw.dtype in _TORCH_WIDENED:
-        return torch.from_numpy(array.astype(_TORCH_WIDENED[raw.dtype]))
-    if raw.dtype == "U64":
-        if array.size and array.max() > np.uint64(np.iinfo(np.int64).max):  # not via float64
-            raise InvalidArgumentError(f'"{path}" holds U64 values above the int64 range, which '
-                                       'torch cannot hold; restore with tensor_type="numpy"')
-        return torch.from_numpy(array.astype(np.int64))
+    entry = _torch_dtypes()[1].get(raw.dtype)
+    if entry is None:  # a dtype this torch lacks
+        if raw.dtype in _TORCH_WIDENED:
+            return torch.from_numpy(array.astype(_TORCH_WIDENED[raw.dtype]))
+        if raw.dtype == "U64":
+            if array.size and array.max() > np.uint64(np.iinfo(np.int64).max):  # not via float64
+                raise InvalidArgumentError(f'"{path}" holds U64 values above the int64 range, '
+                                           'which this torch cannot hold; restore with '
+                                           'tensor_type="numpy"')
+            return torch.from_numpy(array.astype(np.int64))
+        if raw.dtype.startswith("F8_"):
+            return torch.from_numpy(_f8_to_float32(array, raw.dtype))
+        raise InvalidArgumentError(f'"{path}" is a {raw.dtype} tensor, which this torch lacks; '
+                                   'restore with tensor_type="numpy"')
+    dtype, carrier = entry
+    if carrier is not None:
+        array = array.view(carrier)  # U16 comes as uint16: torch gets its bytes as int16
     if copy:
         tensor = torch.from_numpy(np.array(array))
     else:
         with warnings.catch_warnings():  # torch has no read-only tensors: see the docstring
             warnings.simplefilter("ignore", UserWarning)
             tensor = torch.from_numpy(array)
-    return tensor.view(torch.bfloat16) if raw.dtype == "BF16" else tensor
+    if carrier is None:
+        return tensor
+    return tensor.reshape(-1).view(dtype).reshape(tensor.shape)
 
 
 def decode(value: Any, tensor_type: Optional[str] = None, copy: bool = True, path: str = "") -> Any:

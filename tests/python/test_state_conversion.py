@@ -132,18 +132,25 @@ def test_metadata_goes_into_the_header(tmp_path):
         cairn.save_file({"a": np.zeros(1)}, tmp_path / "g.safetensors", metadata={"run": 7})
 
 
-def test_unsigned_types_torch_lacks_widen_and_out_of_range_u64_is_refused(tmp_path):
+def test_unsigned_types_round_trip_or_widen_where_torch_lacks_them(tmp_path):
     path = tmp_path / "f.safetensors"
+    cairn.save_file({"u16": np.array([0, 65535], dtype=np.uint16), "u32": np.array([2**32 - 1], dtype=np.uint32),
+                     "u64": np.array([5, 2**64 - 1], dtype=np.uint64)}, path)
+    assert cairn.load_file(path, tensor_type="numpy")["u64"].tolist() == [5, 2**64 - 1]
+    if all(hasattr(torch, name) for name in ("uint16", "uint32", "uint64")):  # torch 2.3 and later
+        loaded = cairn.load_file(path)
+        assert loaded["u16"].dtype == torch.uint16 and loaded["u16"].numpy().tolist() == [0, 65535]
+        assert loaded["u32"].dtype == torch.uint32 and loaded["u32"].numpy().tolist() == [2**32 - 1]
+        assert loaded["u64"].dtype == torch.uint64 and loaded["u64"].numpy().tolist() == [5, 2**64 - 1]
+        return
+    with pytest.raises(cairn.InvalidArgumentError, match='"u64" holds U64 values above the int64 range'):
+        cairn.load_file(path)
     cairn.save_file({"u16": np.array([0, 65535], dtype=np.uint16), "u32": np.array([2**32 - 1], dtype=np.uint32),
                      "u64": np.array([5], dtype=np.uint64)}, path)
     loaded = cairn.load_file(path)
     assert loaded["u16"].dtype == torch.int32 and loaded["u16"].tolist() == [0, 65535]
     assert loaded["u32"].dtype == torch.int64 and loaded["u32"].tolist() == [2**32 - 1]
     assert loaded["u64"].dtype == torch.int64 and loaded["u64"].tolist() == [5]
-    cairn.save_file({"u64": np.array([2**63], dtype=np.uint64)}, path)
-    with pytest.raises(cairn.InvalidArgumentError, match='"u64" holds U64 values above the int64 range'):
-        cairn.load_file(path)
-    assert cairn.load_file(path, tensor_type="numpy")["u64"].tolist() == [2**63]
 
 
 def test_issue_16_float32_saves_with_numpy_2(tmp_path):
@@ -180,3 +187,60 @@ def test_float8_files_load_as_their_float32_values(tmp_path):
         np.testing.assert_array_equal(loaded["e4m3"], np.array(e4m3, dtype=np.float32))
         np.testing.assert_array_equal(loaded["e5m2"], np.array(e5m2, dtype=np.float32))
         assert loaded["scalar"].shape == () and loaded["scalar"] == 1.0
+
+
+# Every safetensors dtype, as torch names it. torch 1.13 lacks the float8 and the wider unsigned
+# types; torch 2 (2.3 on) has them all.
+SAFETENSORS_TORCH_DTYPES = ["bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64",
+                            "int64", "float16", "bfloat16", "float32", "float64", "float8_e4m3fn",
+                            "float8_e5m2"]
+PRESENT_TORCH_DTYPES = [name for name in SAFETENSORS_TORCH_DTYPES if hasattr(torch, name)]
+
+
+def test_torch_2_has_every_safetensors_dtype():
+    # Guards the test below from passing on fewer dtypes than the torch it runs with has.
+    if int(torch.__version__.split(".")[0]) >= 2:
+        assert PRESENT_TORCH_DTYPES == SAFETENSORS_TORCH_DTYPES
+    else:
+        assert len(PRESENT_TORCH_DTYPES) >= 10
+
+
+def bit_patterns(dtype):
+    """Many of dtype's bit patterns (every one of the 1- and 2-byte types, NaNs included)."""
+    size = torch.empty((), dtype=dtype).element_size()
+    if dtype == torch.bool:
+        codes = np.array([0, 1, 1, 0, 1, 0, 0, 1] * 4, dtype=np.uint8)
+    elif size <= 2:
+        codes = np.arange(2 ** (8 * size), dtype=np.uint8 if size == 1 else np.uint16)
+    else:
+        codes = np.random.default_rng(16).integers(0, 256, size * 4096, dtype=np.uint8)
+    return torch.frombuffer(bytearray(codes.tobytes()), dtype=torch.uint8).view(dtype)
+
+
+def raw_bytes(tensor):
+    return tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["copy", "view"])
+@pytest.mark.parametrize("name", PRESENT_TORCH_DTYPES)
+def test_every_safetensors_dtype_torch_has_round_trips_byte_for_byte(tmp_path, name, copy):
+    dtype = getattr(torch, name)
+    patterns = bit_patterns(dtype)
+    state = {"flat": patterns, "matrix": patterns[:12].reshape(3, 4), "scalar": patterns[1].clone(),
+             "empty": patterns[:0].reshape(0, 3), "strided": patterns[:12].reshape(3, 4).t()}
+    cairn.save_file(state, tmp_path / "f.safetensors")
+    loaded = cairn.load_file(tmp_path / "f.safetensors", copy=copy)
+    for key, expected in state.items():
+        assert loaded[key].dtype == dtype, key
+        assert loaded[key].shape == expected.shape, key
+        assert raw_bytes(loaded[key]) == raw_bytes(expected), key
+    # As numpy: itself where numpy has the dtype, else (BF16, F8) exact float32 values.
+    as_numpy = cairn.load_file(tmp_path / "f.safetensors", tensor_type="numpy", copy=copy)
+    for key, expected in state.items():
+        assert as_numpy[key].shape == expected.shape, key
+        if name in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):
+            assert as_numpy[key].dtype == np.float32, key
+            np.testing.assert_array_equal(as_numpy[key], expected.float().numpy())
+        else:
+            assert as_numpy[key].dtype == np.dtype(name), key
+            assert as_numpy[key].tobytes() == raw_bytes(expected), key

@@ -39,20 +39,35 @@ def test_files_safetensors_numpy_writes_load_in_cairn(tmp_path):
 
 
 def torch_tensors():
-    return {"w": torch.randn(3, 4), "b16": torch.randn(5).to(torch.bfloat16),
-            "h": torch.randn(2, 2).half(), "mask": torch.tensor([True, False]),
-            "ids": torch.arange(6, dtype=torch.int64).reshape(2, 3)}
+    tensors = {"w": torch.randn(3, 4), "b16": torch.randn(5).to(torch.bfloat16),
+               "h": torch.randn(2, 2).half(), "mask": torch.tensor([True, False]),
+               "ids": torch.arange(6, dtype=torch.int64).reshape(2, 3)}
+    # torch 2's dtypes (absent from torch 1.13), each with every byte value it can take.
+    codes = torch.arange(256, dtype=torch.int64).to(torch.uint8)
+    for name in ("float8_e4m3fn", "float8_e5m2", "uint16", "uint32", "uint64"):
+        if hasattr(torch, name):
+            tensors[name] = codes.clone().view(getattr(torch, name)).reshape(2, -1)
+    return tensors
+
+
+def same_bytes(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(
+        a.contiguous().reshape(-1).view(torch.uint8), b.contiguous().reshape(-1).view(torch.uint8))
 
 
 def test_torch_files_both_directions(tmp_path):
-    st_torch = pytest.importorskip("safetensors.torch")
+    import safetensors.torch as st_torch  # both test venvs have it: never skipped
     tensors = torch_tensors()
     cairn.save_file(tensors, tmp_path / "cairn.safetensors")
-    for name, tensor in st_torch.load_file(str(tmp_path / "cairn.safetensors")).items():
-        assert tensor.dtype == tensors[name].dtype and torch.equal(tensor, tensors[name]), name
+    loaded = st_torch.load_file(str(tmp_path / "cairn.safetensors"))
+    assert sorted(loaded) == sorted(tensors)
+    for name, tensor in loaded.items():
+        assert same_bytes(tensor, tensors[name]), name
     st_torch.save_file(tensors, str(tmp_path / "hf.safetensors"))
-    for name, tensor in cairn.load_file(tmp_path / "hf.safetensors").items():
-        assert tensor.dtype == tensors[name].dtype and torch.equal(tensor, tensors[name]), name
+    loaded = cairn.load_file(tmp_path / "hf.safetensors")
+    assert sorted(loaded) == sorted(tensors)
+    for name, tensor in loaded.items():
+        assert same_bytes(tensor, tensors[name]), name
 
 
 def test_checkpoint_files_open_in_safetensors(tmp_path):

@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
+
+#include <nlohmann/json.hpp>
 
 #include "cairn/cairn.hpp"
 #include "checkpoint/layout.hpp"
 #include "checkpoint/ledger.hpp"
 #include "checkpoint/ledger_segments.hpp"
+#include "format/checksum.hpp"
 #include "support/temp_dir.hpp"
 #include "support/trainers.hpp"
 
@@ -38,6 +42,18 @@ class LedgerSegments : public ::testing::Test {
   checkpoint::Ledger ledger() { return checkpoint::read_ledger(local_storage(), dir_.path()).value(); }
   std::vector<std::string> segment_files() {
     return testing::entry_names(dir_ / checkpoint::kLedgerSegmentsDir);
+  }
+  // Rewrites retention.json through `change`, with its checksum made anew (a checksum, not a
+  // secret: anyone can forge one).
+  void forge(const std::function<void(nlohmann::ordered_json&)>& change) {
+    const fs::path path = dir_ / checkpoint::kLedgerFile;
+    std::ifstream in(path);
+    auto json = nlohmann::ordered_json::parse(in);
+    in.close();
+    change(json);
+    json.erase("ledger_xxh3");
+    json["ledger_xxh3"] = format::to_hex16(format::xxh3(json.dump(2)));
+    std::ofstream(path) << json.dump(2) << "\n";
   }
 
   TempDir dir_;
@@ -172,6 +188,90 @@ TEST_F(LedgerSegments, FutureTimesInsideSegmentsAreClamped) {
   const checkpoint::Ledger read = ledger();
   ASSERT_EQ(read.queue.size(), 101u);
   for (const auto& entry : read.queue) EXPECT_LE(entry.save_time, clock_->now()) << entry.name;
+  EXPECT_EQ(segment_files().size(), read.segments.size());  // those written anew replaced
+}
+
+// A lost segment makes the ledger damaged; its rebuild must not delete what was kept for good
+// (rebuilt into the queue, the last-N rule would have doomed all of them).
+TEST_F(LedgerSegments, ALostSegmentDeletesNothingKeptForGood) {
+  auto opts = options(3);
+  opts.keep_serialized_model_every_num_seconds = 50;
+  {
+    Checkpointer checkpointer(opts);
+    for (int64_t epoch = 0; epoch < 300; ++epoch) {
+      clock_->advance(19);
+      trainer_.step = epoch;
+      checkpointer.save_checkpoint(epoch, trainer_);
+    }
+  }
+  const checkpoint::Ledger before = ledger();
+  ASSERT_GT(before.permanent.size(), 64u);
+  for (const auto& file : segment_files()) {
+    if (file.starts_with("permanent-")) fs::remove(dir_ / checkpoint::kLedgerSegmentsDir / file);
+  }
+  Checkpointer checkpointer(opts);
+  clock_->advance(19);
+  checkpointer.save_checkpoint(300, trainer_);
+  EXPECT_FALSE(log_.matching("kept for good: the damaged ledger").empty());
+  for (const auto& entry : before.permanent) {
+    EXPECT_TRUE(fs::exists(dir_ / checkpoint::kCheckpointsDir / entry.name)) << entry.name;
+  }
+  EXPECT_EQ(ledger().queue.size(), 3u);
+}
+
+// Forged ledgers (checksums made anew) that the writer's lists cannot hold are damaged.
+TEST_F(LedgerSegments, ForgedCountsNamesAndOrderAreRefused) {
+  {
+    Checkpointer checkpointer(options(std::nullopt));
+    save_epochs(checkpointer, 0, 100);
+  }
+  const std::string pristine = [&] {
+    std::ifstream in(dir_ / checkpoint::kLedgerFile);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  auto refused = [&](const std::function<void(nlohmann::ordered_json&)>& change) {
+    std::ofstream(dir_ / checkpoint::kLedgerFile) << pristine;
+    forge(change);
+    try {
+      checkpoint::read_ledger(local_storage(), dir_.path());
+    } catch (const CorruptDataError& error) {
+      return std::string(error.what());
+    }
+    return std::string("accepted");
+  };
+  using Json = nlohmann::ordered_json;
+  EXPECT_NE(refused([](Json& json) { json["queue_left"] = -1.0; }).find("not an integer"),
+            std::string::npos);
+  EXPECT_NE(refused([](Json& json) { json["segments"][0]["first_seq"] = 1e300; }).find("not an integer"),
+            std::string::npos);
+  EXPECT_NE(refused([](Json& json) { json["next_seq"] = 1e300; }).find("not an integer"),
+            std::string::npos);
+  EXPECT_NE(refused([](Json& json) { json["keep_best_k"] = 1e300; }).find("not an integer"),
+            std::string::npos);
+  EXPECT_NE(refused([](Json& json) { json["segments"][0]["entries"] = 1u << 20; }).find("segment"),
+            std::string::npos);
+  EXPECT_NE(refused([](Json& json) { json["segments"][0]["last_seq"] = 64; }).find("segment file name"),
+            std::string::npos);
+  EXPECT_NE(refused([](Json& json) { json["retained"] = Json::array({json["queue"][0]}); }).find("twice"),
+            std::string::npos);
+  EXPECT_NE(refused([](Json& json) { json["pending"] = Json::array({json["queue"][0]}); }).find("twice"),
+            std::string::npos);
+  EXPECT_NE(refused([](Json& json) {
+              auto& queue = json["queue"];
+              std::swap(queue[0], queue[1]);
+            }).find("save order"),
+            std::string::npos);
+  std::ofstream(dir_ / checkpoint::kLedgerFile) << pristine;
+  EXPECT_EQ(ledger().queue.size(), 100u);
+
+  // A segment that is a folder is damage too, not an I/O error at every save.
+  const fs::path segment = dir_ / checkpoint::kLedgerSegmentsDir / ledger().segments.front().file;
+  fs::remove(segment);
+  fs::create_directory(segment);
+  EXPECT_THROW(checkpoint::read_ledger(local_storage(), dir_.path()), CorruptDataError);
+  Checkpointer checkpointer(options(std::nullopt));
+  save_epochs(checkpointer, 100, 1);
+  EXPECT_EQ(testing::epochs_on_disk(dir_.path()).size(), 101u);
 }
 
 }  // namespace

@@ -225,6 +225,7 @@ struct Checkpointer::Impl {
   void check_free_space(uint64_t tensor_bytes) const;
   void become_writer();
   void settle_ledger();
+  Ledger rebuilt_ledger() const;
   // Runs `step` on this rank, then shares every rank's outcome: returns each rank's text when
   // all succeeded; otherwise rethrows this rank's own error, or throws RankError naming the
   // ranks that failed and why. `what` names the step in errors.
@@ -315,16 +316,7 @@ void Checkpointer::Impl::settle_ledger() {
   } catch (const CorruptDataError& error) {
     log(LogLevel::Warning, std::string(error.what()) +
                                "; rebuilding it from the checkpoints whose manifests verify");
-    stored = Ledger{};
-    stored->reference_time = constructed_at;
-    const std::vector<Candidate> on_disk = scan();  // newest first
-    for (auto it = on_disk.rbegin(); it != on_disk.rend(); ++it) {
-      try {
-        auto opened = open_checkpoint(*it);
-        stored->queue.push_back({it->folder, opened.manifest().save_time, opened.manifest().metrics});
-      } catch (const CorruptDataError&) {  // NOLINT(bugprone-empty-catch): not provably ours
-      }
-    }
+    stored = rebuilt_ledger();
   }
   if (stored) {
     ledger = *stored;
@@ -336,7 +328,13 @@ void Checkpointer::Impl::settle_ledger() {
   std::optional<std::string> adopted;
   for (const auto& entry : ledger.pending) {
     if (storage.exists(checkpoints_dir() / entry.name)) {
-      ledger.queue.push_back(entry);
+      // In save order (a pending name is the newest but for a hand-edited ledger).
+      const auto seq = [](const checkpoint::LedgerEntry& e) {
+        return checkpoint::parse_checkpoint_name(e.name)->seq;
+      };
+      ledger.queue.insert(std::upper_bound(ledger.queue.begin(), ledger.queue.end(), entry,
+                                           [&](const auto& a, const auto& b) { return seq(a) < seq(b); }),
+                          entry);
       adopted = entry.name;
       log(LogLevel::Info, "adopted " + entry.name + ", published just before a crash");
     }
@@ -369,6 +367,36 @@ void Checkpointer::Impl::settle_ledger() {
   } catch (const Error& error) {
     log(LogLevel::Warning, std::string("leaving retention-segments/ as it is: ") + error.what());
   }
+}
+
+// A damaged ledger no longer says which checkpoints were kept for good, and guessing wrong would
+// delete them: the newest N (the last-N window) are queued, every older one that verifies is
+// kept for good (cairn prune, or a person, can still remove them), and the K-seconds rule counts
+// from the newest of those.
+Ledger Checkpointer::Impl::rebuilt_ledger() const {
+  Ledger rebuilt;
+  rebuilt.reference_time = constructed_at;
+  std::vector<checkpoint::LedgerEntry> found;  // oldest first
+  const std::vector<Candidate> on_disk = scan();  // newest first
+  for (auto it = on_disk.rbegin(); it != on_disk.rend(); ++it) {
+    try {
+      auto opened = open_checkpoint(*it);
+      found.push_back({it->folder, opened.manifest().save_time, opened.manifest().metrics});
+    } catch (const CorruptDataError&) {  // NOLINT(bugprone-empty-catch): not provably ours
+    }
+  }
+  const auto policy = checkpoint::policy_of(options);
+  const bool limited = policy.keep_last && *policy.keep_last >= 0;
+  const size_t window = limited ? static_cast<size_t>(std::max(*policy.keep_last, 1)) : found.size();
+  const size_t older = found.size() - std::min(window, found.size());
+  rebuilt.permanent.assign(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(older));
+  rebuilt.queue.assign(found.begin() + static_cast<std::ptrdiff_t>(older), found.end());
+  if (!rebuilt.permanent.empty()) {
+    rebuilt.reference_time = std::min(constructed_at, rebuilt.permanent.back().save_time);
+    log(LogLevel::Warning, std::to_string(older) + " older checkpoint(s) are kept for good: the " +
+                               "damaged ledger no longer says which of them were");
+  }
+  return rebuilt;
 }
 
 // A wall clock that was set ahead leaves save times in the future; kept, they would make the

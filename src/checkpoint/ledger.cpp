@@ -1,6 +1,8 @@
 #include "checkpoint/ledger.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -61,6 +63,31 @@ template <typename T>
 std::optional<T> optional_field(const Json& json, const char* key) {
   if (!json.contains(key) || json.at(key).is_null()) return std::nullopt;
   return json.at(key).get<T>();
+}
+
+std::optional<int> optional_int(const Json& json, const char* key, const std::filesystem::path& path) {
+  if (!json.contains(key) || json.at(key).is_null()) return std::nullopt;
+  return static_cast<int>(format::integer_field(json, key, INT32_MIN, INT32_MAX, path, "ledger"));
+}
+
+// Kept entries in save order, and each name once in the whole ledger: a forged ledger that
+// breaks these is damaged (retention and the segments rely on them).
+void check_names(const Ledger& ledger, const std::filesystem::path& path) {
+  std::set<std::string> seen;
+  auto once = [&](const std::string& name) {
+    if (!seen.insert(name).second) throw CorruptDataError(path, "ledger names " + name + " twice");
+  };
+  for (const auto* list : {&ledger.queue, &ledger.permanent, &ledger.retained}) {
+    int64_t previous = -1;
+    for (const LedgerEntry& entry : *list) {
+      once(entry.name);
+      const int64_t seq = parse_checkpoint_name(entry.name)->seq;
+      if (seq <= previous) throw CorruptDataError(path, "ledger's entries are not in save order");
+      previous = seq;
+    }
+  }
+  for (const LedgerEntry& entry : ledger.pending) once(entry.name);
+  for (const std::string& name : ledger.doomed) once(name);
 }
 
 // The checksum covers the JSON as written; keys added by later versions of this file are
@@ -135,20 +162,16 @@ std::optional<Ledger> read_ledger_once(Storage& storage, const std::filesystem::
   try {
     check_integrity(json, text, path);
     Ledger ledger;
-    if (json.at("format").get<int>() != kFormatVersion) {
+    if (format::integer_field(json, "format", 0, INT32_MAX, path, "ledger") != kFormatVersion) {
       throw CorruptDataError(path, "unsupported ledger format");
     }
-    ledger.next_seq = json.at("next_seq").get<int64_t>();
-    if (ledger.next_seq < 0 || ledger.next_seq > kMaxSeq + 1) {
-      throw CorruptDataError(path, "ledger's next_seq " + std::to_string(ledger.next_seq) +
-                                       " lies outside 0.." + std::to_string(kMaxSeq + 1));
-    }
+    ledger.next_seq = format::integer_field(json, "next_seq", 0, kMaxSeq + 1, path, "ledger");
     ledger.reference_time = json.at("reference_time").get<double>();
     ledger.queue = entries_from_json(json.at("queue"), path);
     ledger.permanent = entries_from_json(json.at("permanent"), path);
     if (json.contains("segments")) {
-      load_segments(storage, dir, json.at("segments"), json.at("queue_left").get<size_t>(), ledger,
-                    path);
+      const auto queue_left = format::integer_field(json, "queue_left", 0, INT64_MAX, path, "ledger");
+      load_segments(storage, dir, json.at("segments"), static_cast<size_t>(queue_left), ledger, path);
     }
     if (json.contains("retained")) ledger.retained = entries_from_json(json.at("retained"), path);
     ledger.pending = entries_from_json(json.at("pending"), path);
@@ -159,15 +182,16 @@ std::optional<Ledger> read_ledger_once(Storage& storage, const std::filesystem::
     ledger.best_pending = optional_field<std::string>(json, "best_pending");
     if (ledger.best_pending) check_checkpoint_name(*ledger.best_pending, path);
     RetentionPolicy& policy = ledger.policy;
-    policy.keep_last = optional_field<int>(json, "num_serialized_models_to_keep");
+    policy.keep_last = optional_int(json, "num_serialized_models_to_keep", path);
     policy.keep_every_seconds = optional_field<double>(json, "keep_serialized_model_every_num_seconds");
-    policy.keep_best_k = optional_field<int>(json, "keep_best_k");
+    policy.keep_best_k = optional_int(json, "keep_best_k", path);
     policy.metric = optional_field<std::string>(json, "metric").value_or("");
     const std::string mode = optional_field<std::string>(json, "mode").value_or("min");
     const std::optional<MetricMode> parsed = metric_mode_from_name(mode);
     if (!parsed) throw CorruptDataError(path, "ledger has an unknown mode \"" + mode + "\"");
     policy.mode = *parsed;
-    policy.keep_every_n_epochs = optional_field<int>(json, "keep_every_n_epochs");
+    policy.keep_every_n_epochs = optional_int(json, "keep_every_n_epochs", path);
+    check_names(ledger, path);
     return ledger;
   } catch (const Json::exception& error) {
     throw CorruptDataError(path, std::string("malformed ledger: ") + error.what());
@@ -190,18 +214,19 @@ std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path&
 }
 
 void write_ledger(Storage& storage, const std::filesystem::path& dir, Ledger& ledger) {
-  std::vector<std::string> named_before;
-  for (const LedgerSegment& segment : ledger.segments) named_before.push_back(segment.file);
   seal_segments(storage, dir, ledger);
   const std::string text = render(ledger);
   storage::write_file_atomically(storage, dir / kLedgerFile, [&](WritableFile& out) {
     out.append(std::as_bytes(std::span(text)));
   });
-  std::erase_if(named_before, [&](const std::string& file) {
-    return std::any_of(ledger.segments.begin(), ledger.segments.end(),
-                       [&](const LedgerSegment& segment) { return segment.file == file; });
-  });
-  remove_segment_files(storage, dir, named_before);
+  std::vector<std::string> named;
+  for (const LedgerSegment& segment : ledger.segments) named.push_back(segment.file);
+  if (named != ledger.segments_on_disk) {
+    // Merged away, left the queue, written anew, or written by a write that failed later: a
+    // file left now (the sweep failing) goes at the next change or the next writer's start.
+    storage::cleanup_quietly([&] { remove_stray_segments(storage, dir, ledger); });
+  }
+  ledger.segments_on_disk = std::move(named);
 }
 
 }  // namespace cairn::checkpoint

@@ -59,6 +59,9 @@ struct Ledger {
   // lists above hold every entry all the same.
   std::vector<LedgerSegment> segments;
   size_t queue_left = 0;
+  // The segment files retention.json on disk names (as last read or written): when the next
+  // write names others, the folder is swept of the files it no longer names.
+  std::vector<std::string> segments_on_disk;
 
   bool owns(const std::string& name) const;
   // queue, permanent and retained: every checkpoint kept, in no particular order.
@@ -73,8 +76,8 @@ struct Ledger {
 // "retained", "metrics" or best-k keys) read as having none.
 std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path& dir);
 // Replaces <dir>/retention.json atomically and durably, after moving the oldest entries into new
-// segments (written durably first) where enough have gathered; segments it no longer names are
-// deleted after. Updates ledger.segments.
+// segments (written durably first) where enough have gathered; segment files it no longer names
+// are deleted after. Updates ledger.segments and ledger.segments_on_disk.
 void write_ledger(Storage& storage, const std::filesystem::path& dir, Ledger& ledger);
 
 }  // namespace cairn::checkpoint

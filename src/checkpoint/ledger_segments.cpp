@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <set>
 #include <utility>
@@ -103,6 +104,11 @@ bool is_segment_file_name(std::string_view name) {
   return false;
 }
 
+std::string segment_file_name(const LedgerSegment& segment) {
+  return segment.list + "-" + ten_digits(segment.first_seq) + "-" + ten_digits(segment.last_seq) +
+         "-" + segment.xxh3 + ".json";
+}
+
 // Writes entries [begin, end) of `list` as a new segment file, durably.
 LedgerSegment write_segment(Storage& storage, const fs::path& folder, std::string_view list,
                             const std::vector<LedgerEntry>& entries, size_t begin, size_t end) {
@@ -117,8 +123,7 @@ LedgerSegment write_segment(Storage& storage, const fs::path& folder, std::strin
   segment.last_seq = seq_of(entries[end - 1]);
   segment.entries = end - begin;
   segment.xxh3 = format::to_hex16(format::xxh3(text));
-  segment.file = segment.list + "-" + ten_digits(segment.first_seq) + "-" +
-                 ten_digits(segment.last_seq) + "-" + segment.xxh3 + ".json";
+  segment.file = segment_file_name(segment);
   for (size_t i = begin; i < end; ++i) {
     segment.latest_save_time = std::max(segment.latest_save_time, entries[i].save_time);
   }
@@ -266,9 +271,10 @@ void load_segments(Storage& storage, const fs::path& dir, const LedgerJson& refs
     LedgerSegment segment;
     segment.list = ref.at("list").get<std::string>();
     segment.file = ref.at("file").get<std::string>();
-    segment.first_seq = ref.at("first_seq").get<int64_t>();
-    segment.last_seq = ref.at("last_seq").get<int64_t>();
-    segment.entries = ref.at("entries").get<size_t>();
+    segment.first_seq = format::integer_field(ref, "first_seq", 0, kMaxSeq, path, "ledger segment");
+    segment.last_seq = format::integer_field(ref, "last_seq", 0, kMaxSeq, path, "ledger segment");
+    segment.entries = static_cast<size_t>(
+        format::integer_field(ref, "entries", 1, kMaxSeq + 1, path, "ledger segment"));
     segment.xxh3 = ref.at("xxh3").get<std::string>();
     if (segment.list != kQueue && segment.list != kPermanent) {
       throw CorruptDataError(path, "ledger names a segment of an unknown list");
@@ -276,26 +282,30 @@ void load_segments(Storage& storage, const fs::path& dir, const LedgerJson& refs
     if (segment.list == kQueue && !sealed_permanent.empty()) {
       throw CorruptDataError(path, "ledger names a queue segment after a permanent one");
     }
-    if (!is_segment_file_name(segment.file)) {
+    if (!is_segment_file_name(segment.file) || segment.file != segment_file_name(segment)) {
       throw CorruptDataError(path, "ledger names \"" + segment.file +
-                                       "\", which is not a segment file name");
+                                       "\", which is not a segment file name (or not this one's)");
     }
     const fs::path file = dir / kLedgerSegmentsDir / segment.file;
-    std::unique_ptr<ReadableFile> in;
+    std::string text;
     try {
-      in = storage.open_file(file);
+      auto in = storage.open_file(file);
+      if (in->size() > kMaxSegmentBytes) throw CorruptDataError(file, "ledger segment is too large");
+      text.resize(in->size());
+      in->read_at(0, std::as_writable_bytes(std::span(text)));
     } catch (const IoError& error) {
-      if (error.error_code() != ENOENT) throw;
-      throw MissingSegmentError(file, "missing (" + path.string() + " names it)");
+      if (error.error_code() == ENOENT) {
+        throw MissingSegmentError(file, "missing (" + path.string() + " names it)");
+      }
+      // A folder, or unreadable: the ledger cannot be read whole, which makes it damaged.
+      throw CorruptDataError(file, std::string("cannot read this ledger segment: ") + error.what());
     }
-    if (in->size() > kMaxSegmentBytes) throw CorruptDataError(file, "ledger segment is too large");
-    std::string text(in->size(), '\0');
-    in->read_at(0, std::as_writable_bytes(std::span(text)));
     if (format::to_hex16(format::xxh3(text)) != segment.xxh3) {
       throw CorruptDataError(file, "ledger segment checksum mismatch");
     }
     const LedgerJson json = format::parse_strict_json(text, 6, file, "ledger segment");
-    if (json.at("format").get<int>() != kFormatVersion || json.at("list") != segment.list) {
+    if (format::integer_field(json, "format", 0, INT32_MAX, file, "ledger segment") != kFormatVersion ||
+        json.at("list") != segment.list) {
       throw CorruptDataError(file, "not a segment of the ledger's " + segment.list);
     }
     std::vector<LedgerEntry> entries = entries_from_json(json.at("entries"), file);
@@ -310,6 +320,7 @@ void load_segments(Storage& storage, const fs::path& dir, const LedgerJson& refs
       segment.latest_save_time = std::max(segment.latest_save_time, entry.save_time);
       into.push_back(std::move(entry));
     }
+    ledger.segments_on_disk.push_back(segment.file);
     ledger.segments.push_back(std::move(segment));
   }
   const bool has_queue_segment = !ledger.segments.empty() && ledger.segments[0].list == kQueue;
@@ -327,13 +338,6 @@ void load_segments(Storage& storage, const fs::path& dir, const LedgerJson& refs
     sealed->insert(sealed->end(), std::make_move_iterator(live->begin()),
                    std::make_move_iterator(live->end()));
     *live = std::move(*sealed);
-  }
-}
-
-void remove_segment_files(Storage& storage, const fs::path& dir,
-                          const std::vector<std::string>& files) noexcept {
-  for (const std::string& file : files) {
-    storage::cleanup_quietly([&] { storage.remove_owned(dir / kLedgerSegmentsDir / file); });
   }
 }
 

@@ -64,11 +64,6 @@ class MissingSegmentError final : public CorruptDataError {
 void load_segments(Storage& storage, const std::filesystem::path& dir, const LedgerJson& refs,
                    size_t queue_left, Ledger& ledger, const std::filesystem::path& path);
 
-// Deletes these files of retention-segments/ (through the deletion guard), quietly: a file left
-// behind is removed by the next writer's remove_stray_segments.
-void remove_segment_files(Storage& storage, const std::filesystem::path& dir,
-                          const std::vector<std::string>& files) noexcept;
-
 // Deletes what retention-segments/ holds that `ledger` does not name (left by a writer that
 // crashed between writing a segment and the ledger); a writer calls it once it has the lock.
 // Leaves a retention-segments/ that is not cairn's own alone.

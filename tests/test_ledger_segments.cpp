@@ -274,5 +274,33 @@ TEST_F(LedgerSegments, ForgedCountsNamesAndOrderAreRefused) {
   EXPECT_EQ(testing::epochs_on_disk(dir_.path()).size(), 101u);
 }
 
+// keep_every_n_epochs can retain nearly every checkpoint; retained stayed in retention.json and
+// was moved and decided again in full at every save (5.8 ms of CPU per save at 1,000 retained,
+// 34.8 ms at 4,000). It goes into segments too, and stays put while what is retained stays.
+TEST_F(LedgerSegments, RetainedByEveryNthEpochGoesIntoSegmentsToo) {
+  auto opts = options(2);
+  opts.keep_every_n_epochs = 1;
+  {
+    Checkpointer checkpointer(opts);
+    save_epochs(checkpointer, 0, 300);
+  }
+  const checkpoint::Ledger read = ledger();
+  ASSERT_EQ(read.retained.size(), 298u);
+  EXPECT_GT(checkpoint::sealed_entries(read, "retained"), 234u);
+  EXPECT_LT(fs::file_size(dir_ / checkpoint::kLedgerFile), 16u * 1024);  // 300 inline: 45 KB
+  EXPECT_EQ(segment_files().size(), read.segments.size());
+
+  // Every 2nd epoch now: the odd ones go, and the segments are written anew.
+  opts.keep_every_n_epochs = 2;
+  Checkpointer reopened(opts);
+  save_epochs(reopened, 300, 1);
+  const auto epochs = testing::epochs_on_disk(dir_.path());
+  ASSERT_EQ(epochs.size(), 152u);  // 0, 2, ..., 298, then 299 and 300 in the queue
+  for (size_t i = 0; i + 2 < epochs.size(); ++i) EXPECT_EQ(epochs[i], static_cast<int64_t>(2 * i));
+  const checkpoint::Ledger after = ledger();
+  EXPECT_EQ(after.retained.size(), 150u);
+  EXPECT_EQ(segment_files().size(), after.segments.size());
+}
+
 }  // namespace
 }  // namespace cairn

@@ -43,7 +43,7 @@ std::string render(const Ledger& ledger) {
   };
   json["queue"] = unsealed(ledger.queue, "queue");
   json["permanent"] = unsealed(ledger.permanent, "permanent");
-  json["retained"] = entries_to_json(ledger.retained, 0, ledger.retained.size());
+  json["retained"] = unsealed(ledger.retained, "retained");
   json["pending"] = entries_to_json(ledger.pending, 0, ledger.pending.size());
   json["doomed"] = ledger.doomed;
   json["best"] = optional_json(ledger.best);
@@ -130,8 +130,9 @@ size_t Ledger::clamp_future_times(double now) {
     }
   };
   clamp(reference_time);
-  for (const auto& [list_name, entries] :
-       {std::pair{"queue", &queue}, std::pair{"permanent", &permanent}}) {
+  for (const auto& [list_name, entries] : {std::pair{"queue", &queue},
+                                           std::pair{"permanent", &permanent},
+                                           std::pair{"retained", &retained}}) {
     const std::string_view list = list_name;  // (clang before 16 cannot capture a binding)
     const bool sealed_future = std::any_of(segments.begin(), segments.end(), [&](const auto& segment) {
       return segment.list == list && segment.latest_save_time > now;
@@ -143,9 +144,7 @@ size_t Ledger::clamp_future_times(double now) {
     }
     for (size_t i = from; i < entries->size(); ++i) clamp((*entries)[i].save_time);
   }
-  for (auto* list : {&retained, &pending}) {
-    for (LedgerEntry& entry : *list) clamp(entry.save_time);
-  }
+  for (LedgerEntry& entry : pending) clamp(entry.save_time);
   return clamped;
 }
 
@@ -169,11 +168,11 @@ std::optional<Ledger> read_ledger_once(Storage& storage, const std::filesystem::
     ledger.reference_time = json.at("reference_time").get<double>();
     ledger.queue = entries_from_json(json.at("queue"), path);
     ledger.permanent = entries_from_json(json.at("permanent"), path);
+    if (json.contains("retained")) ledger.retained = entries_from_json(json.at("retained"), path);
     if (json.contains("segments")) {
       const auto queue_left = format::integer_field(json, "queue_left", 0, INT64_MAX, path, "ledger");
       load_segments(storage, dir, json.at("segments"), static_cast<size_t>(queue_left), ledger, path);
     }
-    if (json.contains("retained")) ledger.retained = entries_from_json(json.at("retained"), path);
     ledger.pending = entries_from_json(json.at("pending"), path);
     ledger.doomed = json.at("doomed").get<std::vector<std::string>>();
     for (const std::string& name : ledger.doomed) check_checkpoint_name(name, path);

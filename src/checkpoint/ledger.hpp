@@ -21,12 +21,12 @@ struct LedgerEntry {
   Metrics metrics;  // as given to the save (finite values only)
 };
 
-// A run of a list's oldest entries moved out of retention.json into a file of its own in
-// retention-segments/, which no later write changes: retention.json, written twice per save,
-// then holds only the recent entries and the segments' names, however many are kept
-// (docs/format.md).
+// A run of a list's oldest entries (queue, permanent or retained) moved out of retention.json
+// into a file of its own in retention-segments/, which no later write changes: retention.json,
+// written twice per save, then holds only the recent entries and the segments' names, however
+// many are kept (docs/format.md).
 struct LedgerSegment {
-  std::string list;  // "queue" or "permanent"
+  std::string list;  // "queue", "permanent" or "retained"
   std::string file;  // its name in retention-segments/
   int64_t first_seq = 0;  // the sequence numbers of its first and last entry
   int64_t last_seq = 0;
@@ -54,7 +54,8 @@ struct Ledger {
   std::optional<std::string> best_pending;
   // The retention options of the last writer, so tools can apply them (cairn prune).
   RetentionPolicy policy;
-  // Where the oldest entries of queue and permanent are stored (each list's, oldest first), and
+  // Where the oldest entries of queue, permanent and retained are stored (grouped by list in
+  // that order, each list's oldest first), and
   // how many entries of the first queue segment have left the queue since it was written. The
   // lists above hold every entry all the same.
   std::vector<LedgerSegment> segments;

@@ -21,6 +21,9 @@ namespace fs = std::filesystem;
 
 constexpr const char* kQueue = "queue";
 constexpr const char* kPermanent = "permanent";
+constexpr const char* kRetained = "retained";
+// The lists with segments, in the order their segments stand in ledger.segments.
+constexpr const char* kSealedLists[] = {kQueue, kPermanent, kRetained};
 constexpr uint64_t kMaxSegmentBytes = 64 * 1024 * 1024;
 
 // Every entry in memory has a checkpoint name (the writer makes them; read_ledger checks them).
@@ -30,11 +33,19 @@ int64_t seq_of(const LedgerEntry& entry) {
 }
 
 std::vector<LedgerEntry>& entries_of(Ledger& ledger, std::string_view list) {
-  return list == kQueue ? ledger.queue : ledger.permanent;
+  return list == kQueue ? ledger.queue : list == kPermanent ? ledger.permanent : ledger.retained;
 }
 
 const std::vector<LedgerEntry>& entries_of(const Ledger& ledger, std::string_view list) {
-  return list == kQueue ? ledger.queue : ledger.permanent;
+  return list == kQueue ? ledger.queue : list == kPermanent ? ledger.permanent : ledger.retained;
+}
+
+// Where `list` stands in kSealedLists; -1 for none.
+int list_rank(std::string_view list) {
+  for (int rank = 0; rank < 3; ++rank) {
+    if (list == kSealedLists[rank]) return rank;
+  }
+  return -1;
 }
 
 // Indices into ledger.segments of `list`'s segments, oldest first.
@@ -85,7 +96,7 @@ std::string ten_digits(int64_t seq) {
 // "<list>-<first seq>-<last seq>-<xxh3>.json": the content is in the name, so a segment
 // written anew never replaces a file the ledger on disk still names.
 bool is_segment_file_name(std::string_view name) {
-  for (std::string_view list : {kQueue, kPermanent}) {
+  for (std::string_view list : kSealedLists) {
     if (!name.starts_with(list) || name.size() != list.size() + 1 + 10 + 1 + 10 + 1 + 16 + 5) {
       continue;
     }
@@ -175,7 +186,7 @@ size_t sealed_entries(const Ledger& ledger, std::string_view list) {
 void refresh_segments(Ledger& ledger) {
   std::vector<LedgerSegment> refreshed;
   size_t queue_left = 0;
-  for (const char* list : {kQueue, kPermanent}) {
+  for (const char* list : kSealedLists) {
     const std::vector<LedgerEntry>& entries = entries_of(ledger, list);
     std::vector<LedgerSegment> live;
     size_t position = 0;
@@ -210,7 +221,7 @@ void seal_segments(Storage& storage, const fs::path& dir, Ledger& ledger) {
   refresh_segments(ledger);
   const fs::path folder = dir / kLedgerSegmentsDir;
   bool claimed = false;
-  for (const char* list : {kQueue, kPermanent}) {
+  for (const char* list : kSealedLists) {
     const std::vector<LedgerEntry>& entries = entries_of(ledger, list);
     const size_t sealed = sealed_entries(ledger, list);
     if (entries.size() - sealed < kSegmentEntries) continue;
@@ -238,10 +249,15 @@ void seal_segments(Storage& storage, const fs::path& dir, Ledger& ledger) {
         merged == 0 ? sealed : span_of(entries, ledger.segments[indices[first_merged]]).first;
     LedgerSegment segment = write_segment(storage, folder, list, entries, begin, entries.size());
     if (list == kQueue && merged == indices.size()) ledger.queue_left = 0;
-    // Queue segments come first in ledger.segments, then the permanent ones.
-    const size_t at = first_merged < indices.size() ? indices[first_merged]
-                      : list == kQueue               ? indices.size()
-                                                     : ledger.segments.size();
+    // ledger.segments holds each list's segments together, the lists in kSealedLists' order.
+    size_t at = 0;
+    if (first_merged < indices.size()) {
+      at = indices[first_merged];
+    } else if (!indices.empty()) {
+      at = indices.back() + 1;
+    } else {
+      while (at < ledger.segments.size() && list_rank(ledger.segments[at].list) < list_rank(list)) ++at;
+    }
     ledger.segments.erase(ledger.segments.begin() + static_cast<std::ptrdiff_t>(at),
                           ledger.segments.begin() + static_cast<std::ptrdiff_t>(at + merged));
     ledger.segments.insert(ledger.segments.begin() + static_cast<std::ptrdiff_t>(at),
@@ -265,8 +281,8 @@ LedgerJson segments_to_json(const Ledger& ledger) {
 void load_segments(Storage& storage, const fs::path& dir, const LedgerJson& refs,
                    size_t queue_left, Ledger& ledger, const fs::path& path) {
   if (!refs.is_array()) throw CorruptDataError(path, "ledger's segments are not a list");
-  std::vector<LedgerEntry> sealed_queue;
-  std::vector<LedgerEntry> sealed_permanent;
+  std::vector<LedgerEntry> sealed[3];  // per list, in kSealedLists' order
+  int previous_rank = 0;
   for (const LedgerJson& ref : refs) {
     LedgerSegment segment;
     segment.list = ref.at("list").get<std::string>();
@@ -276,12 +292,13 @@ void load_segments(Storage& storage, const fs::path& dir, const LedgerJson& refs
     segment.entries = static_cast<size_t>(
         format::integer_field(ref, "entries", 1, kMaxSeq + 1, path, "ledger segment"));
     segment.xxh3 = ref.at("xxh3").get<std::string>();
-    if (segment.list != kQueue && segment.list != kPermanent) {
-      throw CorruptDataError(path, "ledger names a segment of an unknown list");
+    const int rank = list_rank(segment.list);
+    if (rank < 0) throw CorruptDataError(path, "ledger names a segment of an unknown list");
+    if (rank < previous_rank) {
+      throw CorruptDataError(path, "ledger names a " + segment.list + " segment after a " +
+                                       kSealedLists[previous_rank] + " one");
     }
-    if (segment.list == kQueue && !sealed_permanent.empty()) {
-      throw CorruptDataError(path, "ledger names a queue segment after a permanent one");
-    }
+    previous_rank = rank;
     if (!is_segment_file_name(segment.file) || segment.file != segment_file_name(segment)) {
       throw CorruptDataError(path, "ledger names \"" + segment.file +
                                        "\", which is not a segment file name (or not this one's)");
@@ -309,7 +326,7 @@ void load_segments(Storage& storage, const fs::path& dir, const LedgerJson& refs
       throw CorruptDataError(file, "not a segment of the ledger's " + segment.list);
     }
     std::vector<LedgerEntry> entries = entries_from_json(json.at("entries"), file);
-    std::vector<LedgerEntry>& into = segment.list == kQueue ? sealed_queue : sealed_permanent;
+    std::vector<LedgerEntry>& into = sealed[rank];
     const int64_t after = into.empty() ? -1 : seq_of(into.back());
     if (entries.size() != segment.entries || entries.empty() ||
         seq_of(entries.front()) != segment.first_seq || seq_of(entries.back()) != segment.last_seq ||
@@ -327,17 +344,16 @@ void load_segments(Storage& storage, const fs::path& dir, const LedgerJson& refs
   if (queue_left > (has_queue_segment ? ledger.segments[0].entries : 0)) {
     throw CorruptDataError(path, "ledger's queue_left exceeds its first queue segment");
   }
-  sealed_queue.erase(sealed_queue.begin(),
-                     sealed_queue.begin() + static_cast<std::ptrdiff_t>(queue_left));
+  sealed[0].erase(sealed[0].begin(), sealed[0].begin() + static_cast<std::ptrdiff_t>(queue_left));
   ledger.queue_left = queue_left;
-  for (auto [sealed, live] : {std::pair{&sealed_queue, &ledger.queue},
-                              std::pair{&sealed_permanent, &ledger.permanent}}) {
-    if (!sealed->empty() && !in_save_order(*live, 0, seq_of(sealed->back()))) {
+  for (int rank = 0; rank < 3; ++rank) {
+    std::vector<LedgerEntry>& live = entries_of(ledger, kSealedLists[rank]);
+    if (!sealed[rank].empty() && !in_save_order(live, 0, seq_of(sealed[rank].back()))) {
       throw CorruptDataError(path, "ledger's entries are not in save order after its segments");
     }
-    sealed->insert(sealed->end(), std::make_move_iterator(live->begin()),
-                   std::make_move_iterator(live->end()));
-    *live = std::move(*sealed);
+    sealed[rank].insert(sealed[rank].end(), std::make_move_iterator(live.begin()),
+                        std::make_move_iterator(live.end()));
+    live = std::move(sealed[rank]);
   }
 }
 

@@ -1,6 +1,9 @@
-// The ledger's segments: runs of the oldest entries of `queue` and `permanent`, each in a file
-// of its own in retention-segments/ that is written once and never changed, so that what a save
-// rewrites does not grow with the number of checkpoints kept (docs/format.md).
+// The ledger's segments: runs of the oldest entries of `queue`, `permanent` and `retained`, each
+// in a file of its own in retention-segments/ that is written once and never changed, so that
+// what a save rewrites does not grow with the number of checkpoints kept (docs/format.md).
+// (`retained` is decided again at every save; its segments stay as long as what is retained
+// stays, and are written anew when an entry leaves it: rare for the every-n-th-epoch policy,
+// which retains the many; best-k retains only k.)
 //
 // A list's segments hold its oldest entries in save order, one run after the other. Entries
 // gather in retention.json until kSegmentEntries of them are there; they then move into a new
@@ -34,7 +37,7 @@ LedgerJson entries_to_json(const std::vector<LedgerEntry>& entries, size_t begin
 std::vector<LedgerEntry> entries_from_json(const LedgerJson& list, const std::filesystem::path& path);
 const std::string& check_checkpoint_name(const std::string& name, const std::filesystem::path& path);
 
-// How many of the oldest entries of ledger.queue or ledger.permanent the segments hold.
+// How many of the oldest entries of ledger.queue, .permanent or .retained the segments hold.
 size_t sealed_entries(const Ledger& ledger, std::string_view list);
 
 // Matches ledger.segments to the entries in memory: drops the queue segments all of whose
@@ -58,9 +61,9 @@ class MissingSegmentError final : public CorruptDataError {
   using CorruptDataError::CorruptDataError;
 };
 
-// Reads the segments `refs` names into the front of ledger.queue and ledger.permanent, checking
-// each file's XXH3 and entries against its reference, and drops the first `queue_left` queue
-// entries. `path` is retention.json's, for errors.
+// Reads the segments `refs` names into the front of ledger.queue, .permanent and .retained,
+// checking each file's XXH3 and entries against its reference, and drops the first
+// `queue_left` queue entries. `path` is retention.json's, for errors.
 void load_segments(Storage& storage, const std::filesystem::path& dir, const LedgerJson& refs,
                    size_t queue_left, Ledger& ledger, const std::filesystem::path& path);
 

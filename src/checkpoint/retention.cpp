@@ -77,12 +77,16 @@ void rank_best(const RetentionPolicy& policy, const std::vector<const LedgerEntr
   }
 }
 
+bool kept_by_epoch(const RetentionPolicy& policy, const CheckpointName& name) {
+  return policy.every_n_on() && !name.batches_this_epoch && name.epoch % *policy.keep_every_n_epochs == 0;
+}
+
 void keep_every_nth_epoch(const RetentionPolicy& policy,
                           const std::vector<const LedgerEntry*>& entries, Reasons& reasons) {
   const int64_t n = *policy.keep_every_n_epochs;
   for (const LedgerEntry* entry : entries) {
     const CheckpointName name = name_of(entry->name);
-    if (!name.batches_this_epoch && name.epoch % n == 0) {
+    if (kept_by_epoch(policy, name)) {
       reasons.keep[entry->name].push_back("end of epoch " + std::to_string(name.epoch) +
                                           ", a multiple of " + std::to_string(n));
     }
@@ -101,9 +105,22 @@ RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
   const std::string window =
       limited ? "the last " + std::to_string(*policy.keep_last) : std::string();
 
+  // Retained checkpoints are decided again. Explaining only the changes, those the
+  // every-n-th-epoch policy keeps stay where they are: that policy reads the name alone, so they
+  // stay retained whatever else happens (and a long list of them is not moved at every save).
+  std::vector<LedgerEntry> candidates;
+  if (!everything && policy.every_n_on()) {
+    const auto others = std::stable_partition(
+        ledger.retained.begin(), ledger.retained.end(),
+        [&](const LedgerEntry& entry) { return kept_by_epoch(policy, name_of(entry.name)); });
+    candidates.assign(std::make_move_iterator(others), std::make_move_iterator(ledger.retained.end()));
+    ledger.retained.erase(others, ledger.retained.end());
+  } else {
+    candidates = std::move(ledger.retained);
+    ledger.retained.clear();
+  }
+
   // The AllenNLP pair: the last-N queue, and one kept for good every K seconds.
-  std::vector<LedgerEntry> candidates = std::move(ledger.retained);
-  ledger.retained.clear();
   while (limited && ledger.queue.size() > static_cast<size_t>(*policy.keep_last)) {
     LedgerEntry oldest = std::move(ledger.queue.front());
     ledger.queue.erase(ledger.queue.begin());
@@ -166,9 +183,10 @@ RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
   }
 
   std::vector<std::string> doomed_now;
+  std::vector<LedgerEntry> retained_now;
   for (LedgerEntry& entry : candidates) {
     if (!reasons.keep[entry.name].empty()) {
-      ledger.retained.push_back(std::move(entry));
+      retained_now.push_back(std::move(entry));
       continue;
     }
     if (std::find(outcome.changed.begin(), outcome.changed.end(), entry.name) ==
@@ -178,10 +196,18 @@ RetentionOutcome apply_retention(Ledger& ledger, const RetentionPolicy& policy,
     doomed_now.push_back(entry.name);
     ledger.doomed.push_back(entry.name);
   }
-  std::sort(ledger.retained.begin(), ledger.retained.end(),
-            [](const LedgerEntry& a, const LedgerEntry& b) {
-              return name_of(a.name).seq < name_of(b.name).seq;
-            });
+  // Back in save order: the few decided now merge into those that stayed.
+  const auto by_seq = [](const LedgerEntry& a, const LedgerEntry& b) {
+    return name_of(a.name).seq < name_of(b.name).seq;
+  };
+  std::sort(retained_now.begin(), retained_now.end(), by_seq);
+  const size_t stayed = ledger.retained.size();
+  ledger.retained.insert(ledger.retained.end(), std::make_move_iterator(retained_now.begin()),
+                         std::make_move_iterator(retained_now.end()));
+  const auto middle = ledger.retained.begin() + static_cast<std::ptrdiff_t>(stayed);
+  if (stayed > 0 && middle != ledger.retained.end() && by_seq(*middle, *(middle - 1))) {
+    std::inplace_merge(ledger.retained.begin(), middle, ledger.retained.end(), by_seq);
+  }
 
   auto is_doomed_now = [&](const std::string& name) {
     return std::find(doomed_now.begin(), doomed_now.end(), name) != doomed_now.end();

@@ -1,10 +1,11 @@
 // cairn-bench-many-checkpoints: does a save cost more when many checkpoints are kept?
 //
-//   cairn-bench-many-checkpoints DIR [--saves 10000] [--window 500] [--policy all|best-k]
+//   cairn-bench-many-checkpoints DIR [--saves 10000] [--window 500] [--policy all|best-k|every-n]
 //
 // One writer saves a tiny state (a few hundred bytes of tensors) --saves times into DIR, every
-// save durable, and keeps every one (num_serialized_models_to_keep = none; with --policy best-k,
-// keep_best_k = 3 on a metric is added, so retention ranks every save). Per window of --window
+// save durable, and keeps every one: num_serialized_models_to_keep = none ("all"); the same with
+// keep_best_k = 3 on a metric ("best-k"); or the last 2 and, by keep_every_n_epochs = 1, every
+// end-of-epoch save retained ("every-n", which retention decides again at every save). Per window of --window
 // saves it prints the median time of one save, the CPU time of one save (this process's, the
 // mean over the window: what the disk's noise does not blur) and the size of retention.json;
 // at the end the ratios of the last window's figures to the first's (1.0: the count kept costs
@@ -62,8 +63,10 @@ int main(int argc, char** argv) {
   app.add_option("DIR", dir, "Folder to create (must not exist); removed at the end")->required();
   app.add_option("--saves", saves, "Checkpoints to save (all are kept)")->check(CLI::Range(1, 1000000));
   app.add_option("--window", window, "Saves per reported median")->check(CLI::Range(1, 1000000));
-  app.add_option("--policy", policy, "all: keep every checkpoint; best-k: also keep_best_k = 3")
-      ->check(CLI::IsMember({"all", "best-k"}));
+  app.add_option("--policy", policy,
+                 "all: keep every checkpoint; best-k: also keep_best_k = 3; every-n: the last 2, "
+                 "and every one retained by keep_every_n_epochs = 1")
+      ->check(CLI::IsMember({"all", "best-k", "every-n"}));
   CLI11_PARSE(app, argc, argv);
   if (fs::exists(dir)) {
     std::fprintf(stderr, "%s exists; give a folder to create\n", dir.c_str());
@@ -76,6 +79,10 @@ int main(int argc, char** argv) {
   if (policy == "best-k") {
     options.keep_best_k = 3;
     options.metric = "loss";
+  }
+  if (policy == "every-n") {
+    options.num_serialized_models_to_keep = 2;
+    options.keep_every_n_epochs = 1;
   }
   options.logger = [](cairn::LogLevel, std::string_view) {};
   TinyTrainer trainer;

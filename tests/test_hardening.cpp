@@ -13,6 +13,7 @@
 #include "cairn/inspect.hpp"
 #include "checkpoint/layout.hpp"
 #include "checkpoint/ledger.hpp"
+#include "support/checkpointer_fixture.hpp"
 #include "support/forwarding_storage.hpp"
 #include "support/temp_dir.hpp"
 #include "support/trainers.hpp"
@@ -21,8 +22,6 @@ namespace cairn {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::FakeClock;
-using testing::LogRecorder;
 using testing::TempDir;
 using testing::ToyTrainer;
 
@@ -36,25 +35,9 @@ std::string read_text(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-class HardeningTest : public ::testing::Test {
+class HardeningTest : public testing::CheckpointerFixture {
  protected:
-  CheckpointerOptions options(std::optional<int> keep = 2) {
-    auto result = testing::test_options(dir_.path(), clock_, log_);
-    result.num_serialized_models_to_keep = keep;
-    return result;
-  }
-  void save_epochs(Checkpointer& checkpointer, int64_t first, int64_t count) {
-    for (int64_t epoch = first; epoch < first + count; ++epoch) {
-      trainer_.step = epoch;
-      checkpointer.save_checkpoint(epoch, trainer_);
-    }
-  }
-
-  TempDir dir_;
   TempDir elsewhere_;  // a user's folder outside the serialization directory
-  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
-  LogRecorder log_;
-  ToyTrainer trainer_;
 };
 
 // Item 1: a pre-existing staging/ and best-versions/ were emptied by the first save.

@@ -13,32 +13,17 @@
 #include "checkpoint/ledger.hpp"
 #include "checkpoint/ledger_segments.hpp"
 #include "format/checksum.hpp"
-#include "support/temp_dir.hpp"
-#include "support/trainers.hpp"
+#include "support/checkpointer_fixture.hpp"
 
 namespace cairn {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::FakeClock;
-using testing::LogRecorder;
 using testing::TempDir;
-using testing::ToyTrainer;
 
-class LedgerSegments : public ::testing::Test {
+class LedgerSegments : public testing::CheckpointerFixture {
  protected:
-  CheckpointerOptions options(std::optional<int> keep) {
-    auto result = testing::test_options(dir_.path(), clock_, log_);
-    result.num_serialized_models_to_keep = keep;
-    return result;
-  }
-  void save_epochs(Checkpointer& checkpointer, int64_t first, int64_t count) {
-    for (int64_t epoch = first; epoch < first + count; ++epoch) {
-      trainer_.step = epoch;
-      clock_->advance(1);
-      checkpointer.save_checkpoint(epoch, trainer_);
-    }
-  }
+  LedgerSegments() { seconds_between_saves_ = 1; }
   checkpoint::Ledger ledger() { return checkpoint::read_ledger(local_storage(), dir_.path()).value(); }
   std::vector<std::string> segment_files() {
     return testing::entry_names(dir_ / checkpoint::kLedgerSegmentsDir);
@@ -55,11 +40,6 @@ class LedgerSegments : public ::testing::Test {
     json["ledger_xxh3"] = format::to_hex16(format::xxh3(json.dump(2)));
     std::ofstream(path) << json.dump(2) << "\n";
   }
-
-  TempDir dir_;
-  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
-  LogRecorder log_;
-  ToyTrainer trainer_;
 };
 
 TEST_F(LedgerSegments, EveryCheckpointKeptReadsBackInOrder) {

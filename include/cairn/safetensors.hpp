@@ -40,7 +40,9 @@ uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata
 struct ReadOptions {
   // Verify each tensor's XXH3 checksum (and the header digest) when it is read.
   bool verify_checksums = true;
-  // Copy tensors into memory they own instead of viewing a read-only mapping of the file.
+  // Copy tensors into memory they own instead of viewing the storage's mapping of the file:
+  // read-only views through local_storage(), writable views of a private copy-on-write mapping
+  // through copy_on_write_local_storage().
   bool copy = false;
 };
 

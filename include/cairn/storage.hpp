@@ -29,11 +29,16 @@ class WritableFile {
   virtual void close() = 0;
 };
 
-// A read-only mapping of a whole file, alive as long as this object.
+// A mapping of a whole file, alive as long as this object: read-only, or private and writable
+// (copy-on-write) where the storage maps so (copy_on_write_local_storage).
 class MappedRegion {
  public:
   virtual ~MappedRegion() = default;
   virtual std::span<const std::byte> bytes() const noexcept = 0;
+  // The same bytes, writable, when the mapping is private and copy-on-write: a write changes
+  // this process's copy of the page it lands on, never the file nor what any other mapping or
+  // reader of the file sees. Empty for a read-only mapping, where a write would crash the process.
+  virtual std::span<std::byte> writable_bytes() const noexcept { return {}; }
 };
 
 class ReadableFile {
@@ -42,7 +47,8 @@ class ReadableFile {
   virtual uint64_t size() const = 0;
   // Reads exactly buffer.size() bytes at `offset`; a short file throws CorruptDataError.
   virtual void read_at(uint64_t offset, std::span<std::byte> buffer) const = 0;
-  // Maps the whole file read-only (lazily: pages are read when touched).
+  // Maps the whole file (lazily: pages are read when touched), read-only unless the storage maps
+  // copy-on-write (MappedRegion::writable_bytes).
   virtual std::shared_ptr<const MappedRegion> map() const = 0;
 };
 
@@ -93,7 +99,18 @@ class Storage {
   virtual uint64_t available_bytes(const std::filesystem::path& path) = 0;
 };
 
-// The local POSIX filesystem (the default storage). Shared, thread-safe, lives forever.
+// The local POSIX filesystem (the default storage). Shared, thread-safe, lives forever. Files are
+// mapped read-only (MAP_SHARED): tensors read through it are read-only views.
 Storage& local_storage();
+
+// The same filesystem, but files are mapped private and writable (MAP_PRIVATE, copy-on-write), so
+// tensors read through it are writable views (Tensor::writable_data) that no write can carry to
+// the file or to anyone else: for callers that hand restored tensors to code that may write into
+// them (the Python module: torch has no read-only tensors). Reading costs what it costs through
+// local_storage() (the same page-cache pages, no copy); the first write into a page copies that
+// page. Mapped with MAP_NORESERVE: memory is claimed page by page as pages are written, not for
+// the whole file up front (except under strict overcommit, vm.overcommit_memory=2, where a large
+// file may fail to map: IoError ENOMEM). Shared, thread-safe, lives forever.
+Storage& copy_on_write_local_storage();
 
 }  // namespace cairn

@@ -6,7 +6,9 @@
 // a read-only mapping of that file; the mapping stays alive as long as any such Tensor does.
 // Tensors are immutable after construction and safe to share between threads, with one
 // exception the caller opts into: a writable view (Tensor::writable_view) names memory that
-// restore_checkpoint_into and load_file_into may overwrite in place.
+// restore_checkpoint_into and load_file_into may overwrite in place, and that its holder may
+// write into. Files read through copy_on_write_local_storage() give such views of a private
+// mapping: copies of the Tensor share those bytes, and no write reaches the file.
 #pragma once
 
 #include <cstddef>

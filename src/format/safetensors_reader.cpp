@@ -30,11 +30,18 @@ struct SafetensorsFile::Impl {
   std::vector<std::byte> copy_bytes(const TensorInfo& info) const;
   Tensor read_tensor(const TensorInfo& info) const;
   // The tensor's bytes where they lie in the mapping (which must exist), and a view of them kept
-  // alive by the mapping; neither verified.
+  // alive by the mapping; neither verified. The view is writable where the mapping is
+  // copy-on-write (its writes stay in this process), read-only where it is not.
   std::span<const std::byte> mapped(const TensorInfo& info) const {
     return mapping->bytes().subspan(header.data_offset() + info.begin, info.end - info.begin);
   }
   Tensor mapped_view(const TensorInfo& info) const {
+    const std::span<std::byte> writable = mapping->writable_bytes();
+    if (!writable.empty()) {
+      const std::span<std::byte> bytes =
+          writable.subspan(header.data_offset() + info.begin, info.end - info.begin);
+      return Tensor::writable_view(info.dtype, info.shape, bytes.data(), bytes.size(), mapping);
+    }
     const std::span<const std::byte> bytes = mapped(info);
     return Tensor::view(info.dtype, info.shape, bytes.data(), bytes.size(), mapping);
   }

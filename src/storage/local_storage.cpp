@@ -94,25 +94,34 @@ class LocalWritableFile final : public WritableFile {
   FileDescriptor fd_;
 };
 
+// How LocalStorage maps files: read-only and shared, or private and writable (copy-on-write).
+enum class Mapping { kReadOnly, kCopyOnWrite };
+
 class LocalMappedRegion final : public MappedRegion {
  public:
-  LocalMappedRegion(void* address, size_t size) : address_(address), size_(size) {}
+  LocalMappedRegion(void* address, size_t size, Mapping mapping)
+      : address_(address), size_(size), mapping_(mapping) {}
   ~LocalMappedRegion() override {
     if (size_ > 0) ::munmap(address_, size_);
   }
   std::span<const std::byte> bytes() const noexcept override {
     return {static_cast<const std::byte*>(address_), size_};
   }
+  std::span<std::byte> writable_bytes() const noexcept override {
+    if (mapping_ != Mapping::kCopyOnWrite) return {};
+    return {static_cast<std::byte*>(address_), size_};
+  }
 
  private:
   void* address_;
   size_t size_;
+  Mapping mapping_;
 };
 
 class LocalReadableFile final : public ReadableFile {
  public:
-  LocalReadableFile(fs::path path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {}
+  LocalReadableFile(fs::path path, int fd, uint64_t size, Mapping mapping)
+      : path_(std::move(path)), fd_(fd), size_(size), mapping_(mapping) {}
 
   uint64_t size() const override { return size_; }
 
@@ -134,16 +143,22 @@ class LocalReadableFile final : public ReadableFile {
   }
 
   std::shared_ptr<const MappedRegion> map() const override {
-    if (size_ == 0) return std::make_shared<LocalMappedRegion>(nullptr, 0);
-    void* address = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_.get(), 0);
+    if (size_ == 0) return std::make_shared<LocalMappedRegion>(nullptr, 0, mapping_);
+    // A private writable mapping of a file opened read-only is allowed: writes never reach it.
+    // MAP_NORESERVE: no commit charge for the whole file; pages are claimed as they are written.
+    void* address = mapping_ == Mapping::kCopyOnWrite
+                        ? ::mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_NORESERVE, fd_.get(), 0)
+                        : ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_.get(), 0);
     if (address == MAP_FAILED) throw IoError("mmap", path_, errno);
-    return std::make_shared<LocalMappedRegion>(address, size_);
+    return std::make_shared<LocalMappedRegion>(address, size_, mapping_);
   }
 
  private:
   fs::path path_;
   FileDescriptor fd_;
   uint64_t size_;
+  Mapping mapping_;
 };
 
 // Removes the entry `name` of the open directory `dir_fd`: a file or a symbolic link itself by
@@ -197,6 +212,8 @@ void remove_entry_at(int dir_fd, const std::string& name, dev_t device, const fs
 
 class LocalStorage final : public Storage {
  public:
+  explicit LocalStorage(Mapping mapping) : mapping_(mapping) {}
+
   std::unique_ptr<WritableFile> create_file(const fs::path& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) throw IoError("create", path, errno);
@@ -215,7 +232,7 @@ class LocalStorage final : public Storage {
     if (::fstat(fd, &info) != 0) throw IoError("stat", path, errno);
     if (!S_ISREG(info.st_mode)) throw IoError("open", path, "not a regular file");
     return std::make_unique<LocalReadableFile>(path, guard.release(),
-                                               static_cast<uint64_t>(info.st_size));
+                                               static_cast<uint64_t>(info.st_size), mapping_);
   }
 
   void create_directories(const fs::path& path) override {
@@ -319,12 +336,20 @@ class LocalStorage final : public Storage {
     if (::statvfs(path.c_str(), &info) != 0) throw IoError("statvfs", path, errno);
     return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
   }
+
+ private:
+  Mapping mapping_;
 };
 
 }  // namespace
 
 Storage& local_storage() {
-  static LocalStorage storage;
+  static LocalStorage storage(Mapping::kReadOnly);
+  return storage;
+}
+
+Storage& copy_on_write_local_storage() {
+  static LocalStorage storage(Mapping::kCopyOnWrite);
   return storage;
 }
 

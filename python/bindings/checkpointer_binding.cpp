@@ -75,6 +75,9 @@ CheckpointerHolder make_checkpointer(
   options.async_save = async_save;
   options.async_staging_bytes = async_staging_bytes;
   options.logger = python_logger();
+  // Restored tensors view private copy-on-write mappings, so the arrays and torch tensors made of
+  // them are writable (see state_conversion.hpp); writing is the same as through local_storage().
+  options.storage = &copy_on_write_local_storage();
   return CheckpointerHolder(new Checkpointer(std::move(options)));
 }
 

@@ -54,7 +54,8 @@ py::object load_file_binding(const std::filesystem::path& path, bool copy) {
     py::gil_scoped_release unlocked;
     ReadOptions options;
     options.copy = copy;
-    state = load_file(path, options);
+    // Mapped copy-on-write: the arrays handed out are writable (see state_conversion.hpp).
+    state = SafetensorsFile::open(path, options, copy_on_write_local_storage()).state();
   }
   return from_state(state, path);
 }

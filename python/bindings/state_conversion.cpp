@@ -27,8 +27,9 @@ struct Numpy {
   py::object raw_tensor = py::module_::import("cairn._convert").attr("RawTensor");
 };
 
-// One tensor's bytes, read-only, through the buffer protocol: the memory of an array restored
-// from a file. Holds a copy of the Tensor, which shares the bytes (or the file mapping).
+// One tensor's bytes through the buffer protocol: the memory of an array restored from a file,
+// writable when the tensor is a writable view (of a private copy-on-write mapping), read-only
+// otherwise. Holds a copy of the Tensor, which shares the bytes (or the file mapping).
 struct TensorBytes {
   Tensor tensor;
 };
@@ -171,6 +172,9 @@ py::object tensor_to_python(const Tensor& tensor, const Numpy& numpy) {
   for (size_t i = 0; i < tensor.shape().size(); ++i) shape[i] = py::int_(tensor.shape()[i]);
   py::object bytes = py::cast(TensorBytes{tensor});
   py::object array = numpy.frombuffer(bytes, py::arg("dtype") = numpy_dtype(tensor.dtype()));
+  // torch ignores numpy's read-only flag, and a write into read-only memory kills the process:
+  // bytes that are not a writable view (a sharded restore's boxes) come as a copy of their own.
+  if (tensor.writable_data() == nullptr) array = array.attr("copy")();
   return numpy.raw_tensor(std::string(dtype_name(tensor.dtype())), array.attr("reshape")(shape));
 }
 
@@ -212,10 +216,11 @@ py::object from_state(const State& state, const std::filesystem::path& source) {
 void bind_state_conversion(py::module_& module) {
   py::class_<TensorBytes>(module, "_TensorBytes", py::buffer_protocol())
       .def_buffer([](TensorBytes& bytes) {
+        std::byte* writable = bytes.tensor.writable_data();
         auto data = bytes.tensor.data();
         return py::buffer_info(const_cast<std::byte*>(data.data()), 1, "B", 1,
                                {static_cast<py::ssize_t>(data.size())}, {py::ssize_t{1}},
-                               /*readonly=*/true);
+                               /*readonly=*/writable == nullptr);
       });
   module.def(
       "f8_values",

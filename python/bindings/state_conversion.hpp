@@ -23,9 +23,13 @@ namespace cairn::python {
 State to_state(pybind11::handle value, std::vector<pybind11::object>& keep);
 
 // Maps become dicts, lists lists, scalars Python scalars; every tensor becomes a RawTensor whose
-// array views the tensor's memory read-only (kept alive by the array); BF16 and F8, which numpy
-// lacks, come as their raw bytes (int16 and uint8 arrays). Keys and strings that are not valid
-// UTF-8 raise CorruptDataError naming `source`, the file or directory the state was read from.
+// array is writable: it views the tensor's memory (kept alive by the array) when the tensor is a
+// writable view, as those read through copy_on_write_local_storage() are (a write stays in this
+// process's private copy of the mapping), and is a copy of its bytes otherwise, since torch
+// ignores numpy's read-only flag and a write into read-only memory would crash the process. BF16
+// and F8, which numpy lacks, come as their raw bytes (int16 and uint8 arrays). Keys and strings
+// that are not valid UTF-8 raise CorruptDataError naming `source`, the file or directory the
+// state was read from.
 pybind11::object from_state(const State& state, const std::filesystem::path& source);
 
 }  // namespace cairn::python

@@ -7,15 +7,15 @@ keys; tuples are saved as lists. Refused, with InvalidArgumentError naming the p
 a lone surrogate, meta (and other unreadable) tensors, nesting deeper than MAX_DEPTH, and a
 container that contains itself.
 
-Restoring: tensors come back as torch tensors or numpy arrays; ``copy=False`` gives read-only
-views of the file's memory mapping (valid as long as they are referenced, even after the file
-is deleted; never write into them), ``copy=True`` owned, writable copies. Every dtype comes
+Restoring: tensors come back as torch tensors or numpy arrays, writable; ``copy=False`` gives
+views of a private copy-on-write mapping of the file (no copy; valid as long as they are
+referenced, even after the file is deleted; a write changes this process's memory only, never
+the file), ``copy=True`` copies that own their memory. Every dtype comes
 back as itself where the framework has it; numpy has no BF16 and F8, which come as exact
 float32 values; a torch without F8 (torch 1.x) gives float32 values too, and one without
 U16/U32/U64 widens them to the next signed type (U64 only when the values fit).
 """
 import sys
-import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -249,12 +249,9 @@ def _decode_tensor(raw: RawTensor, tensor_type: str, copy: bool, path: str):
     dtype, carrier = entry
     if carrier is not None:
         array = array.view(carrier)  # U16 comes as uint16: torch gets its bytes as int16
-    if copy:
-        tensor = torch.from_numpy(np.array(array))
-    else:
-        with warnings.catch_warnings():  # torch has no read-only tensors: see the docstring
-            warnings.simplefilter("ignore", UserWarning)
-            tensor = torch.from_numpy(array)
+    # Restored arrays are writable (a private copy-on-write mapping, or memory of their own):
+    # torch, which has no read-only tensors, never gets memory a write would crash on.
+    tensor = torch.from_numpy(np.array(array) if copy else array)
     if carrier is None:
         return tensor
     return tensor.reshape(-1).view(dtype).reshape(tensor.shape)

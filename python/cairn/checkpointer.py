@@ -213,8 +213,9 @@ class Checkpointer:
         it, start epoch + 1).
 
         ``tensor_type``: ``"torch"`` (the default when torch is installed) or ``"numpy"``.
-        ``copy=False``: tensors view the file's read-only mapping (no copy; never write into
-        them); they stay valid while referenced, even after the checkpoint is deleted.
+        ``copy=False``: tensors view a private copy-on-write mapping of the files (no copy),
+        verified, writable: a write changes this process's memory only, never the checkpoint;
+        they stay valid while referenced, even after the checkpoint is deleted.
         """
         model_state, training_state = self._core.restore_checkpoint()
         if model_state is None:

@@ -34,7 +34,7 @@ def load_file(path: "os.PathLike[str] | str", tensor_type: Optional[str] = None,
     of tensors by name. Every tensor's checksum is verified when cairn wrote the file.
 
     ``tensor_type``: ``"torch"`` (the default when torch is installed) or ``"numpy"``.
-    ``copy=False`` returns read-only views of the file's mapping instead of copies: never write
-    into them.
+    ``copy=False`` returns views of a private copy-on-write mapping of the file instead of
+    copies: writable, and a write changes this process's memory only, never the file.
     """
     return decode(_core.load_file(os.fspath(path), False), tensor_type, copy)

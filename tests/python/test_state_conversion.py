@@ -88,16 +88,23 @@ def test_values_cairn_cannot_save_are_refused_with_their_path(tmp_path):
     assert not path.exists()  # nothing written, not even a partial file
 
 
-def test_views_are_read_only_and_copies_are_owned(tmp_path):
-    cairn.save_file({"a": np.arange(4, dtype=np.float32)}, tmp_path / "f.safetensors")
-    view = cairn.load_file(tmp_path / "f.safetensors", tensor_type="numpy", copy=False)["a"]
-    assert not view.flags.writeable
-    with pytest.raises(ValueError):
-        view[0] = 1
-    copy = cairn.load_file(tmp_path / "f.safetensors", tensor_type="numpy")["a"]
-    copy[0] = 7  # owned and writable
-    (tmp_path / "f.safetensors").unlink()
-    assert view.tolist() == [0, 1, 2, 3]  # the mapping outlives the file while referenced
+def test_views_are_writable_and_private_and_copies_are_owned(tmp_path):
+    path = tmp_path / "f.safetensors"
+    cairn.save_file({"a": np.arange(4, dtype=np.float32)}, path)
+    saved = path.read_bytes()
+    view = cairn.load_file(path, tensor_type="numpy", copy=False)["a"]
+    other = cairn.load_file(path, tensor_type="numpy", copy=False)["a"]
+    assert view.flags.writeable and other.flags.writeable
+    view[0] = 7  # a private copy-on-write mapping: the write stays in this array
+    assert view.tolist() == [7, 1, 2, 3]
+    assert other.tolist() == [0, 1, 2, 3]
+    assert path.read_bytes() == saved
+    copy = cairn.load_file(path, tensor_type="numpy", copy=True)["a"]
+    assert copy.flags.owndata and copy.tolist() == [0, 1, 2, 3]
+    copy[1] = 9
+    path.unlink()
+    assert view.tolist() == [7, 1, 2, 3]  # the mapping outlives the file while referenced
+    assert other.tolist() == [0, 1, 2, 3]
 
 
 def test_bfloat16_as_numpy_is_exact_float32(tmp_path):

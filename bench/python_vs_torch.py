@@ -6,7 +6,7 @@ The state is a model (a stack of linear layers) plus its Adam state, about --mib
 Contenders alternate within each repetition; the table gives medians. Saves are durable on both
 sides (torch.save to an open file, then flush and fsync of the file and its directory; cairn's
 save_checkpoint commits and fsyncs). Loads read warm from the page cache: torch.load, cairn's
-restore with owned copies (copy=True, the default), and cairn's zero-copy restore (copy=False).
+restore with owned copies (copy=True), and cairn's zero-copy restore (copy=False, the default).
 """
 import argparse
 import json
@@ -100,7 +100,7 @@ def main():
         saves = [("torch.save+fsync", lambda: torch_save({"model": model_state, "training": training_state}, torch_path)),
                  ("cairn save_checkpoint", lambda: checkpointer.save_checkpoint(run, Trainer()))]
         loads = [("torch.load", lambda: touch_all(torch.load(torch_path))),
-                 ("cairn restore (copy)", lambda: touch_all(checkpointer.restore_checkpoint())),
+                 ("cairn restore (copy)", lambda: touch_all(checkpointer.restore_checkpoint(copy=True))),
                  ("cairn restore (zero-copy)", lambda: touch_all(checkpointer.restore_checkpoint(copy=False)))]
         if run % 2:  # alternate the order of the contenders
             saves.reverse()

@@ -206,24 +206,26 @@ class Checkpointer:
         return self._core.find_latest_checkpoint()
 
     def restore_checkpoint(self, tensor_type: Optional[str] = None,
-                           copy: bool = True) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+                           copy: bool = False) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         """``(model_state, training_state)`` of the newest valid checkpoint; two empty dicts when
         there is none. ``training_state["epoch"]`` is the epoch; ``"batches_this_epoch"`` is set
         for a save made inside an epoch (continue that epoch after that many batches; without
         it, start epoch + 1).
 
         ``tensor_type``: ``"torch"`` (the default when torch is installed) or ``"numpy"``.
-        ``copy=False``: tensors view a private copy-on-write mapping of the files (no copy),
-        verified, writable: a write changes this process's memory only, never the checkpoint;
-        they stay valid while referenced, even after the checkpoint is deleted.
+        ``copy=False`` (default): tensors view a private copy-on-write mapping of the files (no
+        copy), verified, writable: a write changes this process's memory only, never the
+        checkpoint; they stay valid while referenced, even after the checkpoint is deleted.
+        ``copy=True``: tensors that own their memory.
         """
         model_state, training_state = self._core.restore_checkpoint()
         if model_state is None:
             return {}, {}
         return decode(model_state, tensor_type, copy), decode(training_state, tensor_type, copy)
 
-    def best_model_state(self, tensor_type: Optional[str] = None, copy: bool = True) -> Dict[str, Any]:
-        """The model state of the last save with ``is_best_so_far``; an empty dict when none."""
+    def best_model_state(self, tensor_type: Optional[str] = None, copy: bool = False) -> Dict[str, Any]:
+        """The model state of the last save with ``is_best_so_far``; an empty dict when none.
+        ``tensor_type`` and ``copy`` as for ``restore_checkpoint``."""
         state = self._core.best_model_state()
         return {} if state is None else decode(state, tensor_type, copy)
 

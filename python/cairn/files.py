@@ -29,12 +29,14 @@ def save_file(state: Dict[str, Any], path: "os.PathLike[str] | str",
 
 
 def load_file(path: "os.PathLike[str] | str", tensor_type: Optional[str] = None,
-              copy: bool = True) -> Dict[str, Any]:
+              copy: bool = False) -> Dict[str, Any]:
     """Reads a safetensors file: cairn's whole tree, or for a file written by another tool a dict
     of tensors by name. Every tensor's checksum is verified when cairn wrote the file.
 
     ``tensor_type``: ``"torch"`` (the default when torch is installed) or ``"numpy"``.
-    ``copy=False`` returns views of a private copy-on-write mapping of the file instead of
-    copies: writable, and a write changes this process's memory only, never the file.
+    ``copy=False`` (default): tensors view a private copy-on-write mapping of the file, no copy
+    made: writable, and a write changes this process's memory only, never the file. Do not
+    truncate or rewrite the file in place while they are alive. ``copy=True``: tensors that own
+    their memory.
     """
     return decode(_core.load_file(os.fspath(path), False), tensor_type, copy)

@@ -277,3 +277,16 @@ def test_tensors_not_in_a_mapping_come_writable_too(tmp_path):
     assert raw.array.flags.writeable and raw.array.tolist() == [0, 1, 2, 3, 4, 5]
     raw.array[0] = 9
     assert cairn.load_file(full)["w"].tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_the_default_restore_is_zero_copy_and_copies_come_on_request(tmp_path):
+    run_dir, _ = saved_run(tmp_path)
+    checkpointer = cairn.Checkpointer(run_dir)
+    path = tmp_path / "f.safetensors"
+    cairn.save_file(model_state(), path)
+    for restore in (lambda **kw: checkpointer.restore_checkpoint(tensor_type="numpy", **kw)[0],
+                    lambda **kw: checkpointer.best_model_state(tensor_type="numpy", **kw),
+                    lambda **kw: cairn.load_file(path, tensor_type="numpy", **kw)):
+        viewed, copied = restore()["big"], restore(copy=True)["big"]
+        assert not viewed.flags.owndata and viewed.flags.writeable  # a view of the mapping
+        assert copied.flags.owndata and copied.flags.writeable

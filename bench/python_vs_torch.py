@@ -100,7 +100,8 @@ def main():
         saves = [("torch.save+fsync", lambda: torch_save({"model": model_state, "training": training_state}, torch_path)),
                  ("cairn save_checkpoint", lambda: checkpointer.save_checkpoint(run, Trainer()))]
         loads = [("torch.load", lambda: touch_all(torch.load(torch_path))),
-                 ("cairn restore (copy)", lambda: touch_all(checkpointer.restore_checkpoint(copy=True))),
+                 ("cairn restore (copy)",
+                  lambda: touch_all(checkpointer.restore_checkpoint(copy=True))),
                  ("cairn restore (zero-copy)", lambda: touch_all(checkpointer.restore_checkpoint(copy=False)))]
         if run % 2:  # alternate the order of the contenders
             saves.reverse()

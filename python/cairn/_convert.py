@@ -10,8 +10,8 @@ container that contains itself.
 Restoring: tensors come back as torch tensors or numpy arrays, writable; ``copy=False`` (the
 public functions' default) gives views of a private copy-on-write mapping of the file (no copy;
 valid as long as they are referenced, even after the file is deleted; a write changes this
-process's memory only, never the file), ``copy=True`` copies that own their memory. Every dtype comes
-back as itself where the framework has it; numpy has no BF16 and F8, which come as exact
+process's memory only, never the file), ``copy=True`` copies that own their memory. Every dtype
+comes back as itself where the framework has it; numpy has no BF16 and F8, which come as exact
 float32 values; a torch without F8 (torch 1.x) gives float32 values too, and one without
 U16/U32/U64 widens them to the next signed type (U64 only when the values fit).
 """

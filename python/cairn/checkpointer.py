@@ -223,7 +223,8 @@ class Checkpointer:
             return {}, {}
         return decode(model_state, tensor_type, copy), decode(training_state, tensor_type, copy)
 
-    def best_model_state(self, tensor_type: Optional[str] = None, copy: bool = False) -> Dict[str, Any]:
+    def best_model_state(self, tensor_type: Optional[str] = None,
+                         copy: bool = False) -> Dict[str, Any]:
         """The model state of the last save with ``is_best_so_far``; an empty dict when none.
         ``tensor_type`` and ``copy`` as for ``restore_checkpoint``."""
         state = self._core.best_model_state()

@@ -88,7 +88,8 @@ import hashlib, json, sys, warnings
 warnings.simplefilter("error")  # torch warns when numpy hands it read-only memory
 import numpy as np, torch, cairn
 
-run_dir, entry, tensor_type, digests = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+run_dir, entry, tensor_type = sys.argv[1:4]
+digests = json.loads(sys.argv[4])
 checkpointer = cairn.Checkpointer(run_dir) if entry != "load_file" else None
 
 def restore(**kwargs):
@@ -307,7 +308,8 @@ def test_the_default_restore_is_zero_copy_and_copies_come_on_request(tmp_path):
         for tensor_type in ("torch", "numpy"):
             viewed = restore(tensor_type=tensor_type)["big"]
             copied = restore(tensor_type=tensor_type, copy=True)["big"]
-            address = {"torch": lambda t: t.data_ptr(), "numpy": lambda a: a.ctypes.data}[tensor_type]
+            address = {"torch": lambda tensor: tensor.data_ptr(),
+                       "numpy": lambda array: array.ctypes.data}[tensor_type]
             assert os.path.realpath(mapped_file(address(viewed)) or "") == os.path.realpath(file), (
                 file, tensor_type, "the default restore made a copy")
             assert mapped_file(address(copied)) is None, (file, tensor_type)

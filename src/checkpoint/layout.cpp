@@ -34,6 +34,12 @@ constexpr size_t kSeqDigits = 10;
 
 }  // namespace
 
+std::string format_seq(int64_t seq) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%010lld", static_cast<long long>(seq));
+  return text;
+}
+
 std::string format_checkpoint_name(const CheckpointName& name) {
   if (name.seq < 0 || name.seq > kMaxSeq || name.epoch < 0 ||
       (name.batches_this_epoch && *name.batches_this_epoch < 0)) {
@@ -41,10 +47,7 @@ std::string format_checkpoint_name(const CheckpointName& name) {
                                ", epoch " + std::to_string(name.epoch) +
                                ": the sequence must lie in 0.." + std::to_string(kMaxSeq));
   }
-  char seq[32];
-  std::snprintf(seq, sizeof(seq), "%010lld", static_cast<long long>(name.seq));
-  std::string text = "ckpt-";
-  text += seq;
+  std::string text = "ckpt-" + format_seq(name.seq);
   text += "-epoch" + std::to_string(name.epoch);
   text += name.batches_this_epoch ? "-batch" + std::to_string(*name.batches_this_epoch)
                                   : std::string("-end");

@@ -28,6 +28,9 @@ struct CheckpointName {
 // order as text, and every name the writer makes parses.
 inline constexpr int64_t kMaxSeq = 9'999'999'999;
 
+// A sequence number as names write it: exactly 10 digits, leading zeros (0..kMaxSeq).
+std::string format_seq(int64_t seq);
+
 // "ckpt-<seq, 10 digits>-epoch<E>-batch<B>" or "ckpt-<seq>-epoch<E>-end": sorts in save order
 // and tells a human where in training it was made. Throws InvalidArgumentError when seq lies
 // outside 0..kMaxSeq (or epoch or batch is negative): such a name would not parse.

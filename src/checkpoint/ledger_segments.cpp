@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <set>
 #include <utility>
 
@@ -87,12 +86,6 @@ bool in_save_order(const std::vector<LedgerEntry>& entries, size_t begin, int64_
   return true;
 }
 
-std::string ten_digits(int64_t seq) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%010lld", static_cast<long long>(seq));
-  return text;
-}
-
 // "<list>-<first seq>-<last seq>-<xxh3>.json": the content is in the name, so a segment
 // written anew never replaces a file the ledger on disk still names.
 bool is_segment_file_name(std::string_view name) {
@@ -116,7 +109,7 @@ bool is_segment_file_name(std::string_view name) {
 }
 
 std::string segment_file_name(const LedgerSegment& segment) {
-  return segment.list + "-" + ten_digits(segment.first_seq) + "-" + ten_digits(segment.last_seq) +
+  return segment.list + "-" + format_seq(segment.first_seq) + "-" + format_seq(segment.last_seq) +
          "-" + segment.xxh3 + ".json";
 }
 

@@ -1,6 +1,8 @@
 // The Checkpointer's parts: checkpoint names, the manifest, the ledger, the retention rule.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "cairn/cairn.hpp"
 #include "checkpoint/layout.hpp"
 #include "checkpoint/ledger.hpp"
@@ -81,6 +83,32 @@ TEST(Manifest, RefusesFileNamesOutsideTheCheckpoint) {
     EXPECT_THROW(parse_manifest(render_manifest(manifest), "MANIFEST.json"), CorruptDataError)
         << name;
   }
+}
+
+// The fuzzer found that a save_time of 1.8e52 reached an integer conversion (undefined
+// behaviour) while the manifest was checked; now a time without a calendar date is refused.
+TEST(Manifest, RefusesASaveTimeWithoutACalendarDate) {
+  const std::string good = render_manifest(sample_manifest());
+  const std::string shown = "1764369123.125";
+  ASSERT_NE(good.find(shown), std::string::npos) << good;
+  for (const char* hostile : {"1.79556e+52", "-1.0", "253402300800.0", "1e308"}) {
+    std::string text = good;
+    text.replace(text.find(shown), shown.size(), hostile);
+    try {
+      parse_manifest_values(text, "MANIFEST.json");
+      ADD_FAILURE() << hostile << " was accepted";
+    } catch (const CorruptDataError& error) {
+      EXPECT_NE(std::string(error.what()).find("save_time"), std::string::npos) << error.what();
+    }
+  }
+  Manifest manifest = sample_manifest();
+  for (double hostile : {1.79556e52, -1.0, std::numeric_limits<double>::infinity(),
+                         std::numeric_limits<double>::quiet_NaN()}) {
+    manifest.save_time = hostile;
+    EXPECT_THROW(render_manifest(manifest), InvalidArgumentError) << hostile;
+  }
+  manifest.save_time = 253402300799.0;  // the last second of year 9999 still has a date
+  EXPECT_NE(render_manifest(manifest).find("9999-12-31T23:59:59Z"), std::string::npos);
 }
 
 TEST(Ledger, RoundTripsAndDetectsDamage) {

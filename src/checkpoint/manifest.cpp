@@ -15,6 +15,13 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+// save_time is seconds since 1970; a manifest may only hold one that has a calendar date (up to
+// the end of year 9999), so that the text for people can always be made and a hostile number
+// never reaches the integer conversion.
+constexpr double kLastSaveTime = 253402300799.0;  // 9999-12-31T23:59:59Z
+
+bool save_time_in_range(double seconds) { return seconds >= 0.0 && seconds <= kLastSaveTime; }
+
 std::string utc_text(double seconds) {
   std::time_t whole = static_cast<std::time_t>(std::floor(seconds));
   std::tm parts{};
@@ -117,6 +124,10 @@ class Reader {
 }  // namespace
 
 std::string render_manifest(const Manifest& manifest) {
+  if (!save_time_in_range(manifest.save_time)) {
+    throw InvalidArgumentError("manifest: save_time " + std::to_string(manifest.save_time) +
+                               " is not a time between 1970 and the end of year 9999");
+  }
   Json json = body(manifest);
   json["manifest_xxh3"] = format::to_hex16(format::xxh3(json.dump(2)));
   return json.dump(2) + "\n";
@@ -143,6 +154,9 @@ Manifest parse_manifest_values(std::string_view text, const std::filesystem::pat
     manifest.batches_this_epoch = reader.integer(json, "batches_this_epoch");
   }
   manifest.save_time = reader.number(reader.field(json, "save_time"), "\"save_time\"");
+  if (!save_time_in_range(manifest.save_time)) {
+    reader.fail("\"save_time\" lies outside the years 1970..9999");
+  }
   const Json& is_best = reader.field(json, "is_best");
   if (!is_best.is_boolean()) reader.fail("\"is_best\" is not a boolean");
   manifest.is_best = is_best.get<bool>();

@@ -193,6 +193,9 @@ class Checkpointer {
 
   // Every checkpoint cairn wrote here and still keeps, oldest first.
   std::vector<CheckpointInfo> list_checkpoints() const;
+  // The checkpoint the last restore (restore_checkpoint, restore_checkpoint_into,
+  // restore_shards) read; none before a restore, or when the last one found no checkpoint.
+  std::optional<CheckpointInfo> last_restored() const;
   // What this checkpointer's retention policies decide for every checkpoint cairn wrote here,
   // oldest first, with the reasons; deletes nothing. After a save every decision is "keep" (the
   // save applied them); on a directory written with other options it shows what the next save

@@ -95,7 +95,13 @@ py::dict info_to_dict(const CheckpointInfo& info) {
   dict["is_best"] = info.is_best;
   dict["permanent"] = info.permanent;
   dict["metrics"] = info.metrics;
+  dict["shard_files"] = info.shard_files;
   return dict;
+}
+
+py::object last_restored(const Checkpointer& checkpointer) {
+  const std::optional<CheckpointInfo> info = checkpointer.last_restored();
+  return info ? py::object(info_to_dict(*info)) : py::object(py::none());
 }
 
 }  // namespace
@@ -147,6 +153,28 @@ void bind_checkpointer(py::module_& module) {
              return py::make_tuple(from_state(state.model_state, source),
                                    from_state(state.training_state, source));
            })
+      .def("restore_checkpoint_into",
+           // (model targets, training targets) -> (model_state, training_state, info): the
+           // targets' arrays that can take the bytes are overwritten in place and come back as
+           // cairn._convert.IN_PLACE; both states are None when there is no checkpoint.
+           [](Checkpointer& self, py::handle model_targets, py::handle training_targets) {
+             std::vector<py::object> keep;  // the targets' buffers, exported until we return
+             const CheckpointState into(to_targets(model_targets, keep),
+                                        to_targets(training_targets, keep));
+             InPlace in_place;
+             collect_targets(into.model_state, in_place);
+             collect_targets(into.training_state, in_place);
+             CheckpointState state;
+             {
+               py::gil_scoped_release unlocked;
+               state = self.restore_checkpoint_into(into);
+             }
+             const std::filesystem::path& source = self.options().serialization_dir;
+             return py::make_tuple(from_state(state.model_state, source, &in_place),
+                                   from_state(state.training_state, source, &in_place),
+                                   last_restored(self));
+           })
+      .def("last_restored", &last_restored)
       .def("best_model_state",
            [](Checkpointer& self) {
              State state;

@@ -25,6 +25,7 @@ struct Numpy {
   py::object require = py::module_::import("numpy").attr("require");
   py::object frombuffer = py::module_::import("numpy").attr("frombuffer");
   py::object raw_tensor = py::module_::import("cairn._convert").attr("RawTensor");
+  py::object in_place = py::module_::import("cairn._convert").attr("IN_PLACE");
 };
 
 // One tensor's bytes through the buffer protocol: the memory of an array restored from a file,
@@ -88,8 +89,29 @@ std::string child(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
+// What convert() makes of arrays: views to save from, or targets to restore into.
+enum class Use { Save, RestoreInto };
+
 Tensor tensor_from_array(const py::handle& given, DType dtype, const std::string& path,
-                         const Numpy& numpy, std::vector<py::object>& keep) {
+                         const Numpy& numpy, std::vector<py::object>& keep, Use use) {
+  // A target is overwritten where it lies, so only an array whose own memory can take the bytes
+  // is one (C order, native byte order, writable); any other is restored as a new array.
+  if (use == Use::RestoreInto) {
+    py::object flags = given.attr("flags");
+    if (flags.attr("c_contiguous").cast<bool>() && flags.attr("writeable").cast<bool>() &&
+        given.attr("dtype").attr("isnative").cast<bool>()) {
+      py::object view = py::reinterpret_steal<py::object>(
+          PyMemoryView_GetContiguous(given.ptr(), PyBUF_WRITE, 'C'));
+      if (!view) throw py::error_already_set();
+      Py_buffer& buffer = *PyMemoryView_GET_BUFFER(view.ptr());
+      if (static_cast<size_t>(buffer.itemsize) == dtype_size(dtype)) {
+        std::vector<int64_t> shape(buffer.shape, buffer.shape + buffer.ndim);
+        keep.push_back(view);
+        return Tensor::writable_view(dtype, std::move(shape), buffer.buf,
+                                     static_cast<size_t>(buffer.len));
+      }
+    }
+  }
   // Only native byte order and C order: anything else gets one contiguous copy.
   py::object array = numpy.require(given, py::none(), "C");
   if (!array.attr("dtype").attr("isnative").cast<bool>()) {
@@ -113,7 +135,7 @@ Tensor tensor_from_array(const py::handle& given, DType dtype, const std::string
 }
 
 State convert(py::handle value, const std::string& path, std::vector<py::object>& keep,
-              const Numpy& numpy) {
+              const Numpy& numpy, Use use) {
   if (value.is_none()) return State();
   if (py::isinstance<py::bool_>(value)) return State(value.cast<bool>());
   if (py::isinstance<py::int_>(value)) {
@@ -134,7 +156,7 @@ State convert(py::handle value, const std::string& path, std::vector<py::object>
                                    py::str(py::type::of(key)).cast<std::string>());
       }
       const std::string name = key.cast<std::string>();
-      map[name] = convert(item, child(path, name), keep, numpy);
+      map[name] = convert(item, child(path, name), keep, numpy, use);
     }
     return map;
   }
@@ -142,7 +164,7 @@ State convert(py::handle value, const std::string& path, std::vector<py::object>
     State list = State::list();
     size_t index = 0;
     for (py::handle item : value.cast<py::list>()) {
-      list.push_back(convert(item, child(path, std::to_string(index++)), keep, numpy));
+      list.push_back(convert(item, child(path, std::to_string(index++)), keep, numpy, use));
     }
     return list;
   }
@@ -154,20 +176,24 @@ State convert(py::handle value, const std::string& path, std::vector<py::object>
                                  py::str(numpy_dtype).cast<std::string>() +
                                  " has no safetensors equivalent");
     }
-    return State(tensor_from_array(value, *dtype, path, numpy, keep));
+    return State(tensor_from_array(value, *dtype, path, numpy, keep, use));
   }
   if (py::isinstance(value, numpy.raw_tensor)) {
     const std::string name = value.attr("dtype").cast<std::string>();
     auto dtype = dtype_from_name(name);
     if (!dtype) throw InvalidArgumentError("cannot save " + describe(path) + ": unknown dtype " + name);
-    return State(tensor_from_array(value.attr("array"), *dtype, path, numpy, keep));
+    return State(tensor_from_array(value.attr("array"), *dtype, path, numpy, keep, use));
   }
   throw InvalidArgumentError("cannot save " + describe(path) + ": a " +
                              py::str(py::type::of(value).attr("__name__")).cast<std::string>() +
                              " is not a tensor, array, number, str, bool, None, list or dict");
 }
 
-py::object tensor_to_python(const Tensor& tensor, const Numpy& numpy) {
+py::object tensor_to_python(const Tensor& tensor, const Numpy& numpy, const InPlace* in_place) {
+  if (in_place != nullptr && tensor.writable_data() != nullptr &&
+      in_place->contains(tensor.writable_data())) {
+    return numpy.in_place;  // the target holds the bytes; no array over its memory leaves here
+  }
   py::tuple shape(tensor.shape().size());
   for (size_t i = 0; i < tensor.shape().size(); ++i) shape[i] = py::int_(tensor.shape()[i]);
   py::object bytes = py::cast(TensorBytes{tensor});
@@ -179,7 +205,8 @@ py::object tensor_to_python(const Tensor& tensor, const Numpy& numpy) {
 }
 
 // Text from the file is checked on the way (file_text): a bad key is the file's fault.
-py::object from(const State& state, const Numpy& numpy, const std::filesystem::path& source) {
+py::object from(const State& state, const Numpy& numpy, const std::filesystem::path& source,
+                const InPlace* in_place) {
   switch (state.kind()) {
     case State::Kind::Null: return py::none();
     case State::Kind::Bool: return py::bool_(state.as_bool());
@@ -188,17 +215,17 @@ py::object from(const State& state, const Numpy& numpy, const std::filesystem::p
     case State::Kind::String: return file_text(state.as_string(), source, "a string");
     case State::Kind::List: {
       py::list list;
-      for (const State& element : state.elements()) list.append(from(element, numpy, source));
+      for (const State& element : state.elements()) list.append(from(element, numpy, source, in_place));
       return list;
     }
     case State::Kind::Map: {
       py::dict dict;
       for (const auto& [key, value] : state.items()) {
-        dict[file_text(key, source, "a key")] = from(value, numpy, source);
+        dict[file_text(key, source, "a key")] = from(value, numpy, source, in_place);
       }
       return dict;
     }
-    case State::Kind::Tensor: return tensor_to_python(state.as_tensor(), numpy);
+    case State::Kind::Tensor: return tensor_to_python(state.as_tensor(), numpy, in_place);
   }
   return py::none();
 }
@@ -206,11 +233,26 @@ py::object from(const State& state, const Numpy& numpy, const std::filesystem::p
 }  // namespace
 
 State to_state(py::handle value, std::vector<py::object>& keep) {
-  return convert(value, "", keep, Numpy());
+  return convert(value, "", keep, Numpy(), Use::Save);
 }
 
-py::object from_state(const State& state, const std::filesystem::path& source) {
-  return from(state, Numpy(), source);
+State to_targets(py::handle value, std::vector<py::object>& keep) {
+  return convert(value, "", keep, Numpy(), Use::RestoreInto);
+}
+
+void collect_targets(const State& targets, InPlace& memory) {
+  if (targets.kind() == State::Kind::Tensor) {
+    if (std::byte* data = targets.as_tensor().writable_data()) memory.insert(data);
+  } else if (targets.kind() == State::Kind::Map) {
+    for (const auto& entry : targets.items()) collect_targets(entry.second, memory);
+  } else if (targets.kind() == State::Kind::List) {
+    for (const State& element : targets.elements()) collect_targets(element, memory);
+  }
+}
+
+py::object from_state(const State& state, const std::filesystem::path& source,
+                      const InPlace* in_place) {
+  return from(state, Numpy(), source, in_place);
 }
 
 void bind_state_conversion(py::module_& module) {

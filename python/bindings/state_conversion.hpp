@@ -10,8 +10,10 @@
 
 #include <pybind11/pybind11.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "cairn/state.hpp"
@@ -22,6 +24,16 @@ namespace cairn::python {
 // outlive the State. Throws InvalidArgumentError naming the path of a value it cannot save.
 State to_state(pybind11::handle value, std::vector<pybind11::object>& keep);
 
+// The same tree as targets of an in-place restore: each array that is C-contiguous, writable and
+// of native byte order becomes a writable view of its memory (Tensor::writable_view), which
+// Checkpointer::restore_checkpoint_into overwrites; other arrays are plain views.
+State to_targets(pybind11::handle value, std::vector<pybind11::object>& keep);
+
+// The memory of the writable views in a tree of targets: a restored tensor in that memory was
+// restored in place.
+using InPlace = std::unordered_set<const std::byte*>;
+void collect_targets(const State& targets, InPlace& memory);
+
 // Maps become dicts, lists lists, scalars Python scalars; every tensor becomes a RawTensor whose
 // array is writable: it views the tensor's memory (kept alive by the array) when the tensor is a
 // writable view, as those read through copy_on_write_local_storage() are (a write stays in this
@@ -30,6 +42,9 @@ State to_state(pybind11::handle value, std::vector<pybind11::object>& keep);
 // and F8, which numpy lacks, come as their raw bytes (int16 and uint8 arrays). Keys and strings
 // that are not valid UTF-8 raise CorruptDataError naming `source`, the file or directory the
 // state was read from.
-pybind11::object from_state(const State& state, const std::filesystem::path& source);
+// With `in_place`, a tensor restored into one of those targets comes as cairn._convert.IN_PLACE
+// (its target already holds the bytes).
+pybind11::object from_state(const State& state, const std::filesystem::path& source,
+                            const InPlace* in_place = nullptr);
 
 }  // namespace cairn::python

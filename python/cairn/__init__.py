@@ -1,6 +1,9 @@
 """cairn: crash-safe, checksummed checkpoints of machine-learning training.
 
-- ``cairn.Checkpointer``: AllenNLP 2.4's Checkpointer API (save, maybe_save, find latest,
+- ``cairn.Checkpointer``: for plain training loops, ``restore(state)`` (in place; a
+  ``cairn.CheckpointInfo`` or None), ``maybe_save(state, ...)``, ``save(state, ...)`` and
+  ``wait()``, where ``state`` maps names to modules, optimizers, schedulers, scalers,
+  ``cairn.RngState()`` and plain values; and AllenNLP 2.4's Checkpointer API (save, maybe_save, find latest,
   restore, best model, from_params) with atomic saves, retention that survives restarts, and
   retention by metric (``keep_best_k``) or epoch (``keep_every_n_epochs``).
 - ``cairn.save_file`` / ``cairn.load_file``: one state in one safetensors file.
@@ -12,9 +15,11 @@ Log lines (saves, deletions and why, skipped damaged checkpoints) go to the ``ca
 from .checkpointer import Checkpointer, RetentionDecision
 from .errors import CorruptDataError, Error, InvalidArgumentError, IoError, LockedError, RankError
 from .files import load_file, save_file
+from .info import CheckpointInfo
+from .rng import RngState
 
 __version__ = "0.1.0"
 __all__ = [
-    "Checkpointer", "RetentionDecision", "save_file", "load_file", "Error", "CorruptDataError",
+    "Checkpointer", "CheckpointInfo", "RngState", "RetentionDecision", "save_file", "load_file", "Error", "CorruptDataError",
     "IoError", "LockedError", "InvalidArgumentError", "RankError",
 ]

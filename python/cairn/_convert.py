@@ -22,6 +22,10 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 
+# What cairn._core gives, in a restored tree, for a tensor it restored into its target's memory
+# (Checkpointer.restore_checkpoint_into): the target already holds the bytes.
+IN_PLACE = type("InPlace", (), {"__repr__": lambda self: "cairn.IN_PLACE", "__slots__": ()})()
+
 # A map whose keys were Python ints carries this entry (a bool); it is not a tensor, so tensor
 # names stay what PyTorch calls them ("optimizer.state.0.exp_avg").
 INT_KEYS_MARKER = "__cairn_int_keys__"

@@ -10,9 +10,10 @@ import sys
 import weakref
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Type, Union
 
-from . import _core, _logging
+from . import _core, _logging, loop_state
 from ._convert import checked_str, decode, encode
 from .errors import Error, InvalidArgumentError
+from .info import CheckpointInfo
 
 # AllenNLP names intra-epoch saves "<epoch>.<time>", e.g. "3.2021-04-22-10-00-00".
 _INTRA_EPOCH = re.compile(r"^(\d+)\.(.+)$")
@@ -64,8 +65,19 @@ def _checkpoint_state(trainer: Any, entered: List[Any]) -> Tuple[Any, Any]:
     return encode(model_state, "model_state"), encode(training_state or {}, "training_state")
 
 
+def _metric_values(metrics: Optional[Dict[str, float]]) -> Dict[str, float]:
+    return {checked_str(str(k), "metrics"): float(v) for k, v in (metrics or {}).items()}
+
+
 class Checkpointer:
     """Saves and restores training checkpoints in ``serialization_dir``.
+
+    Two APIs on one implementation. The plain-loop one takes the training state as a dict of
+    names to modules, optimizers, schedulers, scalers, ``cairn.RngState()`` and plain values:
+    ``restore(state)`` (in place; returns a ``CheckpointInfo`` or None), ``maybe_save(state,
+    epoch=, batches_this_epoch=)``, ``save(state, epoch=, is_best_so_far=, metrics=)`` and
+    ``wait()``. The AllenNLP one takes a trainer with ``get_checkpoint_state()``:
+    ``save_checkpoint``, ``maybe_save_checkpoint``, ``restore_checkpoint``, ``best_model_state``.
 
     The AllenNLP arguments:
 
@@ -161,7 +173,48 @@ class Checkpointer:
                                        f"{', '.join(missing)}")
         return subclass(**params)
 
-    # ---- saving ----
+    # ---- the plain-loop API ----
+
+    def save(self, state: Dict[str, Any], *, epoch: int, is_best_so_far: bool = False,
+             metrics: Optional[Dict[str, float]] = None) -> None:
+        """Call at the end of epoch ``epoch`` (0-based): saves every entry of ``state``.
+        ``metrics`` (name to number) are recorded and rank the checkpoint for ``keep_best_k``;
+        with ``is_best_so_far`` its model becomes ``best``. A value cairn cannot store raises
+        InvalidArgumentError naming its path before anything is written."""
+        values = _metric_values(metrics)
+        self._core.save_checkpoint(int(epoch), lambda: loop_state.encoded(state),
+                                   bool(is_best_so_far), values)
+
+    def maybe_save(self, state: Dict[str, Any], *, epoch: int, batches_this_epoch: int) -> bool:
+        """Call after every batch: saves ``state`` as a save inside epoch ``epoch`` after
+        ``batches_this_epoch`` batches, and returns True, when ``model_save_interval`` seconds
+        have passed since the last timed save (or this checkpointer's construction)."""
+        return self._core.maybe_save_checkpoint(lambda: loop_state.encoded(state), int(epoch),
+                                                int(batches_this_epoch))
+
+    def restore(self, state: Dict[str, Any], *, copy: bool = False) -> Optional[CheckpointInfo]:
+        """Restores the newest checkpoint that verifies into ``state``; returns what it restored,
+        or None (``state`` untouched) when there is none. Training resumes at
+        ``info.resume_epoch``, skipping its first ``info.resume_batches`` batches.
+
+        In place: parameters, buffers and optimizer moments are overwritten where they live,
+        verified, with no second copy of their bytes. Entries without such memory get tensors
+        that view a private copy-on-write mapping of the file (``copy=True``: tensors of their
+        own), through their ``load_state_dict``; plain values are replaced in ``state``. A
+        name of ``state`` the checkpoint lacks raises InvalidArgumentError (after the entries
+        before it were restored)."""
+        model_targets, training_targets, sources = loop_state.targets(state)
+        model, training, info = self._core.restore_checkpoint_into(model_targets,
+                                                                   training_targets)
+        if model is None:
+            return None
+        checkpoint = CheckpointInfo._from_core(info)
+        loop_state.put_back(state, decode(model, None, copy),
+                            loop_state.training_values(decode(training, None, copy)),
+                            sources, checkpoint.name)
+        return checkpoint
+
+    # ---- the AllenNLP API: saving ----
 
     def _with_state(self, trainer: Any, save: Callable[[Callable[[], Any]], Any]) -> Any:
         entered: List[Any] = []
@@ -194,11 +247,11 @@ class Checkpointer:
             if not epoch.isdigit():
                 raise InvalidArgumentError(f'epoch "{epoch}" is neither a number nor AllenNLP\'s '
                                            '"<epoch>.<time>"')
-        values = {checked_str(str(k), "metrics"): float(v) for k, v in (metrics or {}).items()}
+        values = _metric_values(metrics)
         self._with_state(trainer, lambda get: self._core.save_checkpoint(
             int(epoch), get, bool(is_best_so_far), values))
 
-    # ---- finding and restoring ----
+    # ---- the AllenNLP API: finding and restoring ----
 
     def find_latest_checkpoint(self) -> Optional[Tuple[str, str]]:
         """``(model_path, training_state_path)`` of the newest checkpoint that verifies, or
@@ -232,10 +285,15 @@ class Checkpointer:
 
     # ---- cairn's extensions ----
 
-    def list_checkpoints(self) -> List[Dict[str, Any]]:
-        """Every checkpoint cairn keeps here, oldest first: name, paths, seq, epoch,
-        batches_this_epoch, save_time, size_bytes, is_best, permanent, metrics."""
-        return self._core.list_checkpoints()
+    def list_checkpoints(self) -> List[CheckpointInfo]:
+        """Every checkpoint cairn keeps here, oldest first."""
+        return [CheckpointInfo._from_core(info) for info in self._core.list_checkpoints()]
+
+    def last_restored(self) -> Optional[CheckpointInfo]:
+        """The checkpoint the last restore (of either API) read; None before one, or when it
+        found none."""
+        info = self._core.last_restored()
+        return None if info is None else CheckpointInfo._from_core(info)
 
     def explain_retention(self) -> List[RetentionDecision]:
         """For every checkpoint cairn wrote here, what this checkpointer's retention policies

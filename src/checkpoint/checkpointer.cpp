@@ -221,6 +221,26 @@ struct Checkpointer::Impl {
     return {dir, dir / checkpoint::kModelFile, dir / checkpoint::kTrainingStateFile};
   }
 
+  // What a checkpoint's name, manifest and the ledger tell of it.
+  CheckpointInfo info_of(const Candidate& candidate, const OpenedCheckpoint& opened,
+                         const Ledger& recorded, bool permanent) const {
+    CheckpointInfo info;
+    info.name = candidate.folder;
+    info.paths = paths_of(candidate.folder);
+    info.seq = candidate.name.seq;
+    info.epoch = candidate.name.epoch;
+    info.batches_this_epoch = candidate.name.batches_this_epoch;
+    info.save_time = opened.manifest().save_time;
+    info.metrics = opened.manifest().metrics;
+    for (const auto& file : opened.manifest().files) {
+      info.size_bytes += file.size;
+      if (file.name.starts_with(checkpoint::kShardFilePrefix)) ++info.shard_files;
+    }
+    info.is_best = recorded.best == candidate.folder;
+    info.permanent = permanent;
+    return info;
+  }
+
   // Fails early, before anything is written, when the filesystem lacks room for the checkpoint.
   void check_free_space(uint64_t tensor_bytes) const;
   void become_writer();
@@ -268,6 +288,7 @@ struct Checkpointer::Impl {
   // The next save's attempt at a best model an earlier one could not make.
   void repair_best();
   CheckpointState restore(const SliceRequest& slices, const CheckpointState& into);
+  std::optional<CheckpointInfo> last_restored;  // what the last restore read
 };
 
 namespace {
@@ -816,8 +837,14 @@ CheckpointState Checkpointer::Impl::restore(const SliceRequest& slices,
                                             const CheckpointState& into) {
   settle_background();
   CheckpointState restored;
+  last_restored.reset();
   with_newest_valid([&](const Candidate& candidate, const OpenedCheckpoint& opened) {
     restored = opened.load(slices, into);
+    const Ledger recorded = current_ledger();
+    const bool permanent = std::any_of(
+        recorded.permanent.begin(), recorded.permanent.end(),
+        [&](const checkpoint::LedgerEntry& entry) { return entry.name == candidate.folder; });
+    last_restored = info_of(candidate, opened, recorded, permanent);
     log(LogLevel::Info, "restored " + (checkpoints_dir() / candidate.folder).string());
   });
   return restored;
@@ -854,22 +881,9 @@ std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {
     auto name = checkpoint::parse_checkpoint_name(entry.name);
     if (!name) return;
     try {
-      auto opened = impl_->open_checkpoint({*name, entry.name});
-      CheckpointInfo info;
-      info.name = entry.name;
-      info.paths = impl_->paths_of(entry.name);
-      info.seq = name->seq;
-      info.epoch = name->epoch;
-      info.batches_this_epoch = name->batches_this_epoch;
-      info.save_time = opened.manifest().save_time;
-      info.metrics = opened.manifest().metrics;
-      for (const auto& file : opened.manifest().files) {
-        info.size_bytes += file.size;
-        if (file.name.starts_with(checkpoint::kShardFilePrefix)) ++info.shard_files;
-      }
-      info.is_best = ledger.best == entry.name;
-      info.permanent = permanent;
-      infos.push_back(std::move(info));
+      const Candidate candidate{*name, entry.name};
+      infos.push_back(
+          impl_->info_of(candidate, impl_->open_checkpoint(candidate), ledger, permanent));
     } catch (const CorruptDataError& error) {
       impl_->log(LogLevel::Warning, std::string("not listing ") + entry.name + ": " + error.what());
     }
@@ -881,6 +895,8 @@ std::vector<CheckpointInfo> Checkpointer::list_checkpoints() const {
             [](const CheckpointInfo& a, const CheckpointInfo& b) { return a.seq < b.seq; });
   return infos;
 }
+
+std::optional<CheckpointInfo> Checkpointer::last_restored() const { return impl_->last_restored; }
 
 void Checkpointer::wait() { impl_->settle_background(); }
 

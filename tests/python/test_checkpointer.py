@@ -11,7 +11,7 @@ from conftest import DictTrainer, epoch_of_name
 
 
 def epochs_kept(checkpointer):
-    return [info["epoch"] for info in checkpointer.list_checkpoints()]
+    return [info.epoch for info in checkpointer.list_checkpoints()]
 
 
 def test_allennlp_api_save_find_restore_best(run_dir):
@@ -111,7 +111,7 @@ def test_retention_policies_from_python(run_dir):
     for epoch, loss in enumerate(losses):
         checkpointer.save_checkpoint(epoch, DictTrainer(), metrics={"val_loss": loss})
     assert epochs_kept(checkpointer) == [0, 5, 10, 12, 13, 14, 15, 18, 19]
-    assert checkpointer.list_checkpoints()[3]["metrics"] == {"val_loss": 0.49}
+    assert checkpointer.list_checkpoints()[3].metrics == {"val_loss": 0.49}
     reasons = {epoch_of_name(d.name): d.reason for d in checkpointer.explain_retention()}
     assert reasons[12] == "kept: best 1 of 3 by val_loss (min) = 0.49"
     assert reasons[15] == "kept: end of epoch 15, a multiple of 5"
@@ -154,7 +154,7 @@ def test_a_damaged_latest_checkpoint_is_skipped_for_the_newest_valid_one(run_dir
     checkpointer = cairn.Checkpointer(run_dir, num_serialized_models_to_keep=None)
     for epoch in range(3):
         checkpointer.save_checkpoint(epoch, DictTrainer({"w": torch.full((4,), float(epoch))}))
-    newest = checkpointer.list_checkpoints()[-1]["model_path"]
+    newest = checkpointer.list_checkpoints()[-1].model_path
     with open(newest, "r+b") as f:
         f.seek(-3, 2)
         byte = f.read(1)

@@ -66,7 +66,7 @@ def test_restore_reports_a_checkpoint_skipped_for_invalid_utf8(run_dir, caplog):
     checkpointer = cairn.Checkpointer(run_dir, num_serialized_models_to_keep=None)
     for epoch in range(2):
         checkpointer.save_checkpoint(epoch, DictTrainer({"w": torch.full((4,), float(epoch))}))
-    newest = checkpointer.list_checkpoints()[-1]["model_path"]
+    newest = checkpointer.list_checkpoints()[-1].model_path
     with open(newest, "rb") as f:
         content = f.read()
     length = struct.unpack("<Q", content[:8])[0]

@@ -43,8 +43,8 @@ def test_ctrl_c_during_saves_leaves_only_whole_checkpoints(tmp_path):
         listed = checkpointer.list_checkpoints()
         assert listed, "no checkpoint survived"
         on_disk = sorted(os.listdir(run_dir / "checkpoints"))
-        assert on_disk == [info["name"] for info in listed]  # nothing partial, nothing unowned
+        assert on_disk == [info.name for info in listed]  # nothing partial, nothing unowned
         for info in listed:  # every tensor's checksum verifies
-            assert cairn.load_file(info["model_path"], tensor_type="numpy", copy=False)["big"].shape == (32 * 1024 * 1024,)
-            cairn.load_file(info["training_state_path"], tensor_type="numpy", copy=False)
-        assert checkpointer.restore_checkpoint(tensor_type="numpy", copy=False)[1]["epoch"] == listed[-1]["epoch"]
+            assert cairn.load_file(info.model_path, tensor_type="numpy", copy=False)["big"].shape == (32 * 1024 * 1024,)
+            cairn.load_file(info.training_state_path, tensor_type="numpy", copy=False)
+        assert checkpointer.restore_checkpoint(tensor_type="numpy", copy=False)[1]["epoch"] == listed[-1].epoch

@@ -110,7 +110,12 @@ def _encode_torch_tensor(tensor, path: str):
 def _tensor_as_array(tensor, name: str, carrier):
     if tensor.device.type != "cpu":
         tensor = tensor.cpu()
-    tensor = tensor.resolve_conj().resolve_neg().contiguous()
+    return array_over(tensor.resolve_conj().resolve_neg().contiguous(), name, carrier)
+
+
+def array_over(tensor, name: str, carrier):
+    """A numpy array over a contiguous CPU tensor's own memory (no copy): the tensor's bytes
+    under its carrier dtype, in a RawTensor, when numpy lacks its dtype."""
     if carrier is not None:  # view() of a 0-d tensor cannot change the element type
         return RawTensor(name, tensor.reshape(-1).view(carrier).reshape(tensor.shape).numpy())
     return tensor.numpy()

@@ -201,8 +201,9 @@ class Checkpointer:
         verified, with no second copy of their bytes. Entries without such memory get tensors
         that view a private copy-on-write mapping of the file (``copy=True``: tensors of their
         own), through their ``load_state_dict``; plain values are replaced in ``state``. A
-        name of ``state`` the checkpoint lacks raises InvalidArgumentError (after the entries
-        before it were restored)."""
+        name of ``state`` the checkpoint lacks raises InvalidArgumentError before any entry's
+        ``load_state_dict`` runs (tensors restored in place already hold the checkpoint's
+        bytes)."""
         model_targets, training_targets, sources = loop_state.targets(state)
         model, training, info = self._core.restore_checkpoint_into(model_targets,
                                                                    training_targets)

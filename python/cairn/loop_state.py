@@ -17,7 +17,7 @@ import sys
 from collections import OrderedDict
 from typing import Any, Dict, Mapping, MutableMapping, Optional, Set, Tuple
 
-from ._convert import IN_PLACE, RawTensor, _torch_dtypes, checked_str, encode
+from ._convert import IN_PLACE, _torch_dtypes, array_over, checked_str, encode
 from .errors import InvalidArgumentError
 
 # Keys cairn writes into every training state itself (CheckpointInfo gives them back).
@@ -73,11 +73,7 @@ def _target(tensor, seen: Set[int]) -> Any:
         return None
     if tensor.numel() > 0:
         seen.add(tensor.data_ptr())  # a tied weight takes its bytes once, through its first name
-    tensor = tensor.detach()
-    name, carrier = entry
-    if carrier is None:
-        return tensor.numpy()
-    return RawTensor(name, tensor.reshape(-1).view(carrier).reshape(tensor.shape).numpy())
+    return array_over(tensor.detach(), *entry)
 
 
 def _targets(value: Any, seen: Set[int]) -> Any:
@@ -108,13 +104,13 @@ def _filled(restored: Any, source: Any) -> Any:
     if restored is IN_PLACE:
         return source
     if isinstance(restored, dict):
-        return {key: _filled(item, _child(source, key)) for key, item in restored.items()}
+        return {key: _filled(item, _at(source, key)) for key, item in restored.items()}
     if isinstance(restored, list):
-        return [_filled(item, _child(source, index)) for index, item in enumerate(restored)]
+        return [_filled(item, _at(source, index)) for index, item in enumerate(restored)]
     return restored
 
 
-def _child(source: Any, key: Any) -> Any:
+def _at(source: Any, key: Any) -> Any:
     if isinstance(source, dict):
         return source.get(key)
     if isinstance(source, (list, tuple)) and isinstance(key, int) and key < len(source):
@@ -124,15 +120,17 @@ def _child(source: Any, key: Any) -> Any:
 
 def put_back(state: MutableMapping[str, Any], model: Dict[str, Any], training: Dict[str, Any],
              sources: Dict[str, Any], checkpoint: str) -> None:
-    """Hands each entry of ``state`` what the checkpoint holds for it (decoded trees)."""
+    """Hands each entry of ``state`` what the checkpoint holds for it (decoded trees). Every
+    name is checked first, so a checkpoint that lacks one changes no entry through its
+    ``load_state_dict`` or the dict."""
     for name, value in state.items():
-        held = model if _is_module(value) else training
-        if name not in held:
+        if name not in (model if _is_module(value) else training):
             kept = ", ".join(sorted(list(model) + [key for key in training if key not in RESERVED]))
             raise InvalidArgumentError(f'checkpoint {checkpoint} holds no "{name}" for the '
                                        f"{type(value).__name__} of that name (it holds: "
                                        f"{kept or 'nothing'})")
-        saved = held[name]
+    for name, value in list(state.items()):
+        saved = (model if _is_module(value) else training)[name]
         if _is_module(value):
             _load_module(value, saved, name, checkpoint)
         elif _is_stateful(value):

@@ -1,5 +1,5 @@
-"""The Python code in docs/python.md runs: the plain-loop example trains, saves, and a second
-run resumes from where the first ended."""
+"""The Python code in docs/python.md and README.md runs: each plain-loop example trains, saves,
+and a second run resumes from where the first ended."""
 import os
 import re
 import subprocess
@@ -9,11 +9,13 @@ import pytest
 
 pytest.importorskip("torch")
 
-DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "python.md")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+DOCS = os.path.join(ROOT, "docs", "python.md")
+README = os.path.join(ROOT, "README.md")
 
 
-def section_code(title):
-    text = open(DOCS, encoding="utf-8").read()
+def section_code(title, document=DOCS):
+    text = open(document, encoding="utf-8").read()
     section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert blocks, f"no python block under '{title}'"
@@ -39,3 +41,14 @@ def test_the_plain_loop_example_runs_and_resumes(tmp_path):
     second = run(code + report, tmp_path)
     assert second.returncode == 0, second.stderr
     assert second.stdout.split() == ["resumed", "24", "3"]  # nothing left to train
+
+
+def test_the_readme_example_runs_and_resumes(tmp_path):
+    code = section_code("Using it from Python", README)
+    report = "\nprint('resumed' if info is not None else 'fresh', state['step'])\n"
+    first = run(code + report, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["fresh", "30"]  # 3 epochs of 10 batches
+    second = run(code + report, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == ["resumed", "30"]  # the state came back; nothing to train

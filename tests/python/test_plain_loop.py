@@ -254,3 +254,36 @@ def test_bfloat16_and_non_contiguous_tensors_round_trip(tmp_path):
     assert model.weight is weight and model.weight.dtype == torch.bfloat16
     for key, value in expected.items():
         assert torch.equal(model.state_dict()[key], value), key
+
+
+def make_scaler():
+    """A gradient scaler that works on the CPU: torch.amp.GradScaler("cpu") from torch 2.3; on
+    older torch only CUDA's exists, which disables itself (an empty state) without CUDA."""
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=1)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "CUDA is not available; disabling"
+        return torch.cuda.amp.GradScaler(init_scale=1024.0, growth_interval=1)
+
+
+def test_a_grad_scaler_comes_back_with_its_scale_and_growth_tracker(tmp_path):
+    state = make_state()
+    state["scaler"] = make_scaler()
+    model, optimizer, scaler = state["model"], state["optimizer"], state["scaler"]
+    for _ in range(3):
+        tokens = torch.randint(0, 11, (8,))
+        optimizer.zero_grad()
+        scaler.scale(torch.nn.functional.cross_entropy(model(tokens), tokens)).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    saved = scaler.state_dict()
+    if TORCH2:
+        assert saved["scale"] == 1024.0 * 2 ** 3  # grew after every step: the state is real
+    cairn.Checkpointer(tmp_path).save(state, epoch=0)
+
+    resumed = make_state(seed=3)
+    resumed["scaler"] = make_scaler()
+    cairn.Checkpointer(tmp_path).restore(resumed)
+
+    assert resumed["scaler"].state_dict() == saved

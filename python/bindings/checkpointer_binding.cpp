@@ -81,6 +81,13 @@ CheckpointerHolder make_checkpointer(
   return CheckpointerHolder(new Checkpointer(std::move(options)));
 }
 
+py::object last_restored(const Checkpointer& checkpointer) {
+  const std::optional<CheckpointInfo> info = checkpointer.last_restored();
+  return info ? py::object(info_to_dict(*info)) : py::object(py::none());
+}
+
+}  // namespace
+
 py::dict info_to_dict(const CheckpointInfo& info) {
   py::dict dict;
   dict["name"] = info.name;
@@ -98,13 +105,6 @@ py::dict info_to_dict(const CheckpointInfo& info) {
   dict["shard_files"] = info.shard_files;
   return dict;
 }
-
-py::object last_restored(const Checkpointer& checkpointer) {
-  const std::optional<CheckpointInfo> info = checkpointer.last_restored();
-  return info ? py::object(info_to_dict(*info)) : py::object(py::none());
-}
-
-}  // namespace
 
 void bind_checkpointer(py::module_& module) {
   py::class_<Checkpointer, CheckpointerHolder>(module, "Checkpointer")

@@ -11,6 +11,7 @@ from typing import Callable, List, Optional, Tuple
 
 from . import _core
 from .checkpointer import RetentionDecision
+from .errors import InvalidArgumentError
 from .info import CheckpointInfo
 
 
@@ -66,6 +67,9 @@ def verify(path: "os.PathLike[str] | str",
     directory (every checkpoint, ``best/``, the ledger). ``progress(done, total)`` is called as
     bytes are checked; an exception it raises ends the verify. Raises IoError when ``path``
     cannot be read at all; damage is reported, not raised."""
+    if progress is not None and not callable(progress):
+        raise InvalidArgumentError(f"progress must be callable (done, total), not "
+                                   f"{type(progress).__name__} (verifying {os.fspath(path)})")
     problems, files, tensors, size = _core.verify_path(os.fspath(path), progress)
     return VerifyReport(tuple(Problem(*problem) for problem in problems), files, tensors, size)
 

@@ -92,6 +92,8 @@ def test_a_progress_callback_that_raises_ends_the_verify(run_dir):
 
     with pytest.raises(Stop):
         cairn.verify(run_dir, progress=progress)
+    with pytest.raises(cairn.InvalidArgumentError, match="progress must be callable"):
+        cairn.verify(run_dir, progress=3)
 
 
 def test_verify_releases_the_gil_between_progress_calls(run_dir):

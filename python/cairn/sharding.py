@@ -5,6 +5,7 @@ with each sharded tensor cut to the box asked for: ``{path: (offsets, shape)}``.
 the tensor sits in the checkpoint: a tuple of keys, ``("model_state", "fc.weight")``, or the
 same joined by ``/``, ``"model_state/fc.weight"`` (use the tuple for a key that holds a ``/``).
 """
+import operator
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
@@ -44,7 +45,7 @@ def _path_of(path: Union[str, Sequence[str]]) -> StatePath:
 
 def _extents(values: Sequence[int], what: str, path: StatePath) -> Tuple[int, ...]:
     try:
-        return tuple(int(value) for value in values)
+        return tuple(operator.index(value) for value in values)  # ints, not 2.5
     except (TypeError, ValueError):
         raise InvalidArgumentError(f"the {what} asked for {'/'.join(path)} must be a sequence of "
                                    f"int, not {values!r}") from None
@@ -53,6 +54,9 @@ def _extents(values: Sequence[int], what: str, path: StatePath) -> Tuple[int, ..
 def core_request(slices: Mapping[Union[str, Sequence[str]], Box]
                  ) -> Dict[StatePath, Tuple[Tuple[int, ...], Tuple[int, ...]]]:
     """``slices`` as _core.Checkpointer.restore_shards takes it: path tuple -> (offsets, shape)."""
+    if not isinstance(slices, Mapping):
+        raise InvalidArgumentError(f"restore_shards takes a dict {{path: (offsets, shape)}}, not a "
+                                   f"{type(slices).__name__}")
     request = {}
     for given, box in slices.items():
         path = _path_of(given)

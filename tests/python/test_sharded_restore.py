@@ -113,6 +113,10 @@ def test_an_unknown_name_is_an_invalid_argument_error_naming_it(sharded_dir):
         checkpointer.restore_shards({EMBED: (0, 8)})  # not sequences
     with pytest.raises(cairn.InvalidArgumentError, match="an \\(offsets, shape\\) pair"):
         checkpointer.restore_shards({EMBED: ((0, 0),)})
+    with pytest.raises(cairn.InvalidArgumentError, match="offsets asked for model_state/embed"):
+        checkpointer.restore_shards({EMBED: ((0.5, 0), (8, 8))})
+    with pytest.raises(cairn.InvalidArgumentError, match="takes a dict"):
+        checkpointer.restore_shards([(EMBED, ((0, 0), (8, 8)))])
 
 
 def test_a_checkpoint_saved_by_python_restores_whole_and_none_gives_empty(run_dir):

@@ -3,10 +3,20 @@
 
 #include <pybind11/pybind11.h>
 
+namespace cairn {
+struct CheckpointInfo;
+}
+
 namespace cairn::python {
 
 // _core.Checkpointer (checkpointer_binding.cpp).
 void bind_checkpointer(pybind11::module_& module);
+
+// A CheckpointInfo as the dict cairn.CheckpointInfo._from_core reads (checkpointer_binding.cpp).
+pybind11::dict info_to_dict(const CheckpointInfo& info);
+
+// _core.verify_path, list_directory, explain_directory, prune_directory (tools_binding.cpp).
+void bind_tools(pybind11::module_& module);
 
 // _core._TensorBytes, the buffer of a restored tensor, and _core.f8_values
 // (state_conversion.cpp).

@@ -9,6 +9,7 @@
 #include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
 #include "python_logger.hpp"
+#include "python_text.hpp"
 #include "state_conversion.hpp"
 
 namespace py = pybind11;
@@ -81,6 +82,13 @@ CheckpointerHolder make_checkpointer(
   return CheckpointerHolder(new Checkpointer(std::move(options)));
 }
 
+py::object last_restored(const Checkpointer& checkpointer) {
+  const std::optional<CheckpointInfo> info = checkpointer.last_restored();
+  return info ? py::object(info_to_dict(*info)) : py::object(py::none());
+}
+
+}  // namespace
+
 py::dict info_to_dict(const CheckpointInfo& info) {
   py::dict dict;
   dict["name"] = info.name;
@@ -98,13 +106,6 @@ py::dict info_to_dict(const CheckpointInfo& info) {
   dict["shard_files"] = info.shard_files;
   return dict;
 }
-
-py::object last_restored(const Checkpointer& checkpointer) {
-  const std::optional<CheckpointInfo> info = checkpointer.last_restored();
-  return info ? py::object(info_to_dict(*info)) : py::object(py::none());
-}
-
-}  // namespace
 
 void bind_checkpointer(py::module_& module) {
   py::class_<Checkpointer, CheckpointerHolder>(module, "Checkpointer")
@@ -172,6 +173,33 @@ void bind_checkpointer(py::module_& module) {
              const std::filesystem::path& source = self.options().serialization_dir;
              return py::make_tuple(from_state(state.model_state, source, &in_place),
                                    from_state(state.training_state, source, &in_place),
+                                   last_restored(self));
+           })
+      .def("restore_shards",
+           // {path: (offsets, shape)} -> (model_state, training_state, {path: (global_shape,
+           // offsets)}, info), a path being a tuple of keys; both states are None when there is
+           // no checkpoint.
+           [](Checkpointer& self, const std::map<StatePath, std::pair<std::vector<int64_t>,
+                                                                       std::vector<int64_t>>>& boxes) {
+             SliceRequest slices;
+             for (const auto& box : boxes) slices[box.first] = {box.second.first, box.second.second};
+             CheckpointState state;
+             {
+               py::gil_scoped_release unlocked;
+               state = self.restore_shards(slices);
+             }
+             const std::filesystem::path& source = self.options().serialization_dir;
+             py::dict placed;
+             for (const auto& shard : state.shards) {
+               py::tuple path(shard.first.size());
+               for (size_t i = 0; i < shard.first.size(); ++i) {
+                 path[i] = file_text(shard.first[i], source, "a tensor's name");
+               }
+               placed[path] = py::make_tuple(py::tuple(py::cast(shard.second.global_shape)),
+                                             py::tuple(py::cast(shard.second.offsets)));
+             }
+             return py::make_tuple(from_state(state.model_state, source),
+                                   from_state(state.training_state, source), placed,
                                    last_restored(self));
            })
       .def("last_restored", &last_restored)

@@ -76,4 +76,5 @@ PYBIND11_MODULE(_core, module) {
              "At exit, once no save is in flight: later log lines go to stderr, not to Python.");
   bind_checkpointer(module);
   bind_state_conversion(module);
+  bind_tools(module);
 }

@@ -10,7 +10,7 @@ import sys
 import weakref
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Type, Union
 
-from . import _core, _logging, loop_state
+from . import _core, _logging, loop_state, sharding
 from ._convert import checked_str, decode, encode
 from .errors import Error, InvalidArgumentError
 from .info import CheckpointInfo
@@ -276,6 +276,23 @@ class Checkpointer:
         if model_state is None:
             return {}, {}
         return decode(model_state, tensor_type, copy), decode(training_state, tensor_type, copy)
+
+    def restore_shards(self, slices: Dict[Any, sharding.Box], tensor_type: Optional[str] = None,
+                       copy: bool = False) -> sharding.RestoredShards:
+        """As ``restore_checkpoint``, with each sharded tensor of a sharded checkpoint cut to the
+        box ``slices`` asks for: ``{path: (offsets, shape)}``, a path being a tuple of keys
+        (``("model_state", "fc.weight")``) or the same joined by ``/``. A sharded tensor not
+        named comes whole; only the bytes of the boxes are read. A box outside its tensor, or a
+        path that is not a sharded tensor of the checkpoint, raises InvalidArgumentError naming
+        it. ``tensor_type`` and ``copy`` as for ``restore_checkpoint`` (the boxes always own
+        their memory)."""
+        model, training, placed, info = self._core.restore_shards(sharding.core_request(slices))
+        if model is None:
+            return sharding.RestoredShards({}, {}, {}, None)
+        return sharding.RestoredShards(
+            decode(model, tensor_type, copy), decode(training, tensor_type, copy),
+            {path: sharding.Shard(*where) for path, where in placed.items()},
+            CheckpointInfo._from_core(info))
 
     def best_model_state(self, tensor_type: Optional[str] = None,
                          copy: bool = False) -> Dict[str, Any]:

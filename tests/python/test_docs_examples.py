@@ -1,5 +1,6 @@
 """The Python code in docs/python.md and README.md runs: each plain-loop example trains, saves,
-and a second run resumes from where the first ended."""
+and a second run resumes from where the first ended; the directory tools and sharded restore
+examples do what they say."""
 import os
 import re
 import subprocess
@@ -14,12 +15,12 @@ DOCS = os.path.join(ROOT, "docs", "python.md")
 README = os.path.join(ROOT, "README.md")
 
 
-def section_code(title, document=DOCS):
+def section_code(title, document=DOCS, index=0):
     text = open(document, encoding="utf-8").read()
     section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert blocks, f"no python block under '{title}'"
-    return blocks[0]
+    return blocks[index]
 
 
 def run(code, cwd):
@@ -52,3 +53,23 @@ def test_the_readme_example_runs_and_resumes(tmp_path):
     second = run(code + report, tmp_path)
     assert second.returncode == 0, second.stderr
     assert second.stdout.split() == ["resumed", "30"]  # the state came back; nothing to train
+
+
+def test_the_directory_tools_example_prunes_what_it_explains(tmp_path):
+    first = run(section_code("Directory tools"), tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0].endswith("epoch3-end [0, 1, 2, 3] ()"), lines[0]
+    assert [line.split()[0] for line in lines[1:]] == ["delete", "delete", "keep", "keep"]
+    assert sorted(os.listdir(tmp_path / "runs" / "tools" / "checkpoints")) == [
+        line.split()[1] for line in lines[3:]]
+
+
+def test_the_sharded_restore_example_reads_its_half(tmp_path):
+    from test_sharded_restore import checkpoint_fixture
+    subprocess.run([checkpoint_fixture(), "sharded", str(tmp_path / "runs" / "sharded")],
+                   check=True, timeout=600)
+    result = run(section_code("Directory tools", 1) + "\nprint(tuple(half.shape))\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Shard(global_shape=(37, 8), offsets=(0, 4))", "(37, 4)"]

@@ -69,7 +69,7 @@ def test_the_sharded_restore_example_reads_its_half(tmp_path):
     from test_sharded_restore import checkpoint_fixture
     subprocess.run([checkpoint_fixture(), "sharded", str(tmp_path / "runs" / "sharded")],
                    check=True, timeout=600)
-    result = run(section_code("Directory tools", 1) + "\nprint(tuple(half.shape))\n", tmp_path)
+    result = run(section_code("Directory tools", index=1) + "\nprint(tuple(half.shape))\n", tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "Shard(global_shape=(37, 8), offsets=(0, 4))", "(37, 4)"]

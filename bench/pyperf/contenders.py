@@ -103,6 +103,7 @@ class CppSave:
 
     def __init__(self, workload, folder, program):
         self.folder, self.last, self.count = folder, None, 0
+        self.bytes = workload.bytes()
         spec = os.path.join(folder, "spec.json")
         with open(spec, "w") as out:
             json.dump({"tensors": workload.spec()}, out)
@@ -121,7 +122,10 @@ class CppSave:
         answer = self.server.stdout.readline()
         if not answer:
             raise RuntimeError("cairn-bench-save-spec stopped")
-        record(CPP_SAVE, float(answer))
+        seconds, written = answer.split()
+        if int(written) < self.bytes:
+            raise RuntimeError(f"cairn-bench-save-spec wrote {written} bytes of {self.bytes}")
+        record(CPP_SAVE, float(seconds))
 
     def close(self):
         self.server.stdin.close()

@@ -114,6 +114,8 @@ def main():
     parser.add_argument("--cpp", default=os.environ.get("CAIRN_BENCH_SAVE_SPEC"),
                         help="cairn-bench-save-spec (build/bench/), for the C++ save row")
     parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 unless every row and every target was measured (smoke test)")
     args = parser.parse_args()
     if not args.cpp:
         progress("no --cpp (cairn-bench-save-spec): the C++ save row is left out")
@@ -149,6 +151,11 @@ def main():
                        "memory_at_start": memory_at_start,
                        "workloads": workloads,
                        "rows": rows, "targets": [t.__dict__ for t in targets]}, out, indent=2)
+    missing = [f"({w['key']}) {row}" for w in workloads for row in ROWS
+               if (w["key"], row) not in medians]
+    missing += [f"({t.workload}) {t.name}" for t in targets if t.value is None]
+    if args.check and missing:
+        raise SystemExit(f"not measured: {'; '.join(missing)}")
 
 
 if __name__ == "__main__":

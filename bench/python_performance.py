@@ -135,6 +135,10 @@ def main():
                           "bytes": workload.bytes()})
         run_workload(workload, args, samples)
         del workload  # its memory goes before the next is built
+    try:
+        os.rmdir(args.dir)  # empty now: each workload's files went with it
+    except OSError:
+        pass
     medians = {key: statistics.median(values) for key, values in samples.items()}
     print(f"\nmemory at the end: {memory_state()}")
     print_table(workloads, medians, samples)

@@ -108,9 +108,15 @@ def _encode_torch_tensor(tensor, path: str):
 
 
 def _tensor_as_array(tensor, name: str, carrier):
-    if tensor.device.type != "cpu":
+    # Each question is a call into torch and a state may hold tens of thousands of tensors: the
+    # common one (on the CPU, contiguous, no lazy negation) is asked the cheapest ones only.
+    if not tensor.is_cpu:
         tensor = tensor.cpu()
-    return array_over(tensor.resolve_conj().resolve_neg().contiguous(), name, carrier)
+    if tensor.is_neg() or tensor.is_conj():  # e.g. .imag of a conjugated view
+        tensor = tensor.resolve_conj().resolve_neg()
+    if not tensor.is_contiguous():
+        tensor = tensor.contiguous()
+    return array_over(tensor, name, carrier)
 
 
 def array_over(tensor, name: str, carrier):

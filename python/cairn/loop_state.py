@@ -68,11 +68,14 @@ def encoded(state: Mapping[str, Any]) -> Tuple[Any, Any]:
 def _target(tensor, seen: Set[int]) -> Any:
     """An array over ``tensor``'s own memory for the restore to write into, or None."""
     entry = _torch_dtypes()[0].get(tensor.dtype)
-    if (entry is None or tensor.device.type != "cpu" or not tensor.is_contiguous()
-            or tensor.is_conj() or tensor.is_neg() or tensor.data_ptr() in seen):
+    if entry is None or not tensor.is_cpu or not tensor.is_contiguous() or tensor.is_conj() \
+            or tensor.is_neg():
+        return None
+    address = tensor.data_ptr()
+    if address in seen:
         return None
     if tensor.numel() > 0:
-        seen.add(tensor.data_ptr())  # a tied weight takes its bytes once, through its first name
+        seen.add(address)  # a tied weight takes its bytes once, through its first name
     return array_over(tensor.detach(), *entry)
 
 
@@ -132,17 +135,18 @@ def put_back(state: MutableMapping[str, Any], model: Dict[str, Any], training: D
     for name, value in list(state.items()):
         saved = (model if _is_module(value) else training)[name]
         if _is_module(value):
-            _load_module(value, saved, name, checkpoint)
+            _load_module(value, saved, sources[name], name, checkpoint)
         elif _is_stateful(value):
             value.load_state_dict(_filled(saved, sources[name]))
         else:
             state[name] = saved
 
 
-def _load_module(module, saved: Any, name: str, checkpoint: str) -> None:
+def _load_module(module, saved: Any, current: Any, name: str, checkpoint: str) -> None:
+    """Loads what was not restored in place into ``module``, whose state_dict() the restore's
+    targets were taken from is ``current``."""
     if not isinstance(saved, dict):
         raise InvalidArgumentError(f'checkpoint {checkpoint}: "{name}" is not a module\'s state')
-    current = module.state_dict()
     expected = set(current)
     missing, unexpected = sorted(expected - set(saved)), sorted(set(saved) - expected)
     if missing or unexpected:

@@ -6,6 +6,7 @@
 #include "cairn/torch.hpp"
 #include "support/temp_dir.hpp"
 #include "support/trainers.hpp"
+#include "torch/optimizer_state_key.hpp"
 
 namespace cairn {
 namespace {
@@ -258,7 +259,7 @@ TEST(TorchTrainer, RestoreInPlaceFillsTheModulesOwnMemory) {
   const torch::Tensor saved_weight = net->fc1->weight.detach().clone();
   const torch::Tensor saved_moment =
       static_cast<torch::optim::AdamParamState&>(
-          *adam.state().at(c10::guts::to_string(net->fc1->weight.unsafeGetTensorImpl())))
+          *adam.state().at(torch_internal::optimizer_state_key(net->fc1->weight)))
           .exp_avg()
           .clone();
   step(net, adam);  // moves both away from the checkpoint
@@ -266,7 +267,7 @@ TEST(TorchTrainer, RestoreInPlaceFillsTheModulesOwnMemory) {
 
   const void* weight_memory = net->fc1->weight.data_ptr();
   auto& moment = static_cast<torch::optim::AdamParamState&>(
-      *adam.state().at(c10::guts::to_string(net->fc1->weight.unsafeGetTensorImpl())));
+      *adam.state().at(torch_internal::optimizer_state_key(net->fc1->weight)));
   const void* moment_memory = moment.exp_avg().data_ptr();
   const CheckpointState restored = checkpointer.restore_checkpoint_into(trainer.get_checkpoint_state());
   EXPECT_EQ(restored.model_state.at("fc1.weight").as_tensor().data().data(), weight_memory);
@@ -277,7 +278,7 @@ TEST(TorchTrainer, RestoreInPlaceFillsTheModulesOwnMemory) {
   EXPECT_EQ(net->fc1->weight.data_ptr(), weight_memory);
   EXPECT_TRUE(torch::equal(net->fc1->weight, saved_weight));
   const auto& loaded_moment = static_cast<torch::optim::AdamParamState&>(
-      *adam.state().at(c10::guts::to_string(net->fc1->weight.unsafeGetTensorImpl())));
+      *adam.state().at(torch_internal::optimizer_state_key(net->fc1->weight)));
   EXPECT_EQ(loaded_moment.exp_avg().data_ptr(), moment_memory);
   EXPECT_TRUE(torch::equal(loaded_moment.exp_avg(), saved_moment));
   step(net, adam);  // the optimizer trains on in its restored memory

@@ -26,6 +26,7 @@ if(TARGET cairn_torch)
   install(TARGETS cairn_torch EXPORT cairnTorchTargets
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(EXPORT cairnTorchTargets NAMESPACE cairn:: DESTINATION ${CAIRN_CMAKE_DIR})
+  install(FILES cmake/CairnLibTorch.cmake DESTINATION ${CAIRN_CMAKE_DIR})
 endif()
 if(TARGET cairn_mpi)
   install(TARGETS cairn_mpi EXPORT cairnMpiTargets

@@ -1,8 +1,9 @@
 // LibTorch adapter (library cairn_torch, target cairn::torch; built with CAIRN_BUILD_TORCH).
 //
 // Converts between torch and cairn, in both directions:
-// - tensors (CPU; BOOL, U8, I8, I16, I32, I64, F16, BF16, F32, F64: the safetensors dtypes torch
-//   1.13 has; non-contiguous tensors are made contiguous);
+// - tensors (CPU; BOOL, U8, I8, I16, I32, I64, F16, BF16, F32, F64, and where the LibTorch has
+//   them U16, U32, U64 (2.3 on), F8_E4M3 and F8_E5M2 (2.1 on); non-contiguous tensors are made
+//   contiguous);
 // - a module's parameters and buffers <-> a flat model State keyed by PyTorch's dotted names;
 // - the state of torch::optim::SGD, Adam and AdamW <-> a training State shaped like PyTorch's
 //   optimizer.state_dict() ({"state": {"0": {...}}, "param_groups": [...]});
@@ -26,7 +27,7 @@ namespace cairn {
 // safetensors lacks.
 Tensor from_torch(const torch::Tensor& tensor);
 // A torch tensor owning a copy of `tensor`'s bytes. Throws InvalidArgumentError for a dtype
-// torch 1.13 lacks (U16, U32, U64, F8_E4M3, F8_E5M2).
+// this LibTorch lacks (1.13: U16, U32, U64, F8_E4M3, F8_E5M2).
 torch::Tensor to_torch(const Tensor& tensor);
 // A torch tensor viewing `tensor`'s bytes without a copy (the view keeps them alive). The
 // memory may be a read-only file mapping: never write to the result.

@@ -5,16 +5,14 @@
 
 #include "cairn/error.hpp"
 #include "cairn/torch.hpp"
+#include "optimizer_state_key.hpp"
 
 namespace cairn {
 namespace {
 
 namespace optim = torch::optim;
 
-// LibTorch keys per-parameter state by the address of the parameter's TensorImpl.
-std::string state_key(const torch::Tensor& parameter) {
-  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
-}
+using torch_internal::optimizer_state_key;
 
 std::string optimizer_type(const optim::Optimizer& optimizer) {
   if (dynamic_cast<const optim::AdamW*>(&optimizer)) return "adamw";
@@ -107,7 +105,7 @@ State optimizer_state(const optim::Optimizer& optimizer) {
     State params = State::list();
     for (const torch::Tensor& parameter : group.params()) {
       params.push_back(index);
-      auto found = optimizer.state().find(state_key(parameter));
+      auto found = optimizer.state().find(optimizer_state_key(parameter));
       if (found != optimizer.state().end()) {
         const auto& param_state = *found->second;
         State& slot = per_parameter[std::to_string(index)];
@@ -169,7 +167,7 @@ void load_optimizer_state(optim::Optimizer& optimizer, const State& saved) {
     }
     for (const torch::Tensor& parameter : group.params()) {
       const std::string key = std::to_string(index++);
-      optimizer.state().erase(state_key(parameter));
+      optimizer.state().erase(optimizer_state_key(parameter));
       if (!per_parameter.contains(key)) continue;
       const State& slot = per_parameter.at(key);
       std::unique_ptr<optim::OptimizerParamState> state;
@@ -182,7 +180,7 @@ void load_optimizer_state(optim::Optimizer& optimizer, const State& saved) {
       } else {
         state = load_adam_param<optim::AdamWParamState>(slot);
       }
-      optimizer.state()[state_key(parameter)] = std::move(state);
+      optimizer.state()[optimizer_state_key(parameter)] = std::move(state);
     }
   }
 }

@@ -1,12 +1,56 @@
 // torch::Tensor <-> cairn::Tensor.
 #include <cstring>
 #include <optional>
+#include <string>
 
 #include "cairn/error.hpp"
 #include "cairn/torch.hpp"
 
 namespace cairn {
 namespace {
+
+// Safetensors dtypes LibTorch gained after 1.13 (float8 in 2.1, unsigned 16 to 64 bits in 2.3),
+// looked up by name in c10::ScalarType so that the same source builds with or without them:
+// templates, because only a requirement on a dependent type may fail without an error.
+template <typename S = c10::ScalarType>
+std::optional<DType> newer_cairn_dtype(S type) {
+  if constexpr (requires { S::UInt16; }) {
+    if (type == S::UInt16) return DType::U16;
+  }
+  if constexpr (requires { S::UInt32; }) {
+    if (type == S::UInt32) return DType::U32;
+  }
+  if constexpr (requires { S::UInt64; }) {
+    if (type == S::UInt64) return DType::U64;
+  }
+  if constexpr (requires { S::Float8_e4m3fn; }) {  // safetensors' F8_E4M3 is the "fn" variant
+    if (type == S::Float8_e4m3fn) return DType::F8_E4M3;
+  }
+  if constexpr (requires { S::Float8_e5m2; }) {
+    if (type == S::Float8_e5m2) return DType::F8_E5M2;
+  }
+  return std::nullopt;
+}
+
+template <typename S = c10::ScalarType>
+std::optional<S> newer_torch_dtype(DType dtype) {
+  if constexpr (requires { S::UInt16; }) {
+    if (dtype == DType::U16) return S::UInt16;
+  }
+  if constexpr (requires { S::UInt32; }) {
+    if (dtype == DType::U32) return S::UInt32;
+  }
+  if constexpr (requires { S::UInt64; }) {
+    if (dtype == DType::U64) return S::UInt64;
+  }
+  if constexpr (requires { S::Float8_e4m3fn; }) {
+    if (dtype == DType::F8_E4M3) return S::Float8_e4m3fn;
+  }
+  if constexpr (requires { S::Float8_e5m2; }) {
+    if (dtype == DType::F8_E5M2) return S::Float8_e5m2;
+  }
+  return std::nullopt;
+}
 
 std::optional<DType> cairn_dtype(c10::ScalarType type) {
   switch (type) {
@@ -20,7 +64,7 @@ std::optional<DType> cairn_dtype(c10::ScalarType type) {
     case c10::ScalarType::BFloat16: return DType::BF16;
     case c10::ScalarType::Float: return DType::F32;
     case c10::ScalarType::Double: return DType::F64;
-    default: return std::nullopt;
+    default: return newer_cairn_dtype(type);
   }
 }
 
@@ -37,7 +81,10 @@ c10::ScalarType torch_dtype(DType dtype) {
     case DType::F32: return c10::ScalarType::Float;
     case DType::F64: return c10::ScalarType::Double;
     default:
-      throw InvalidArgumentError("torch 1.13 has no dtype for " + std::string(dtype_name(dtype)));
+      if (auto type = newer_torch_dtype(dtype)) return *type;
+      throw InvalidArgumentError("LibTorch " + std::to_string(TORCH_VERSION_MAJOR) + "." +
+                                 std::to_string(TORCH_VERSION_MINOR) + " has no dtype for " +
+                                 std::string(dtype_name(dtype)));
   }
 }
 

@@ -26,7 +26,8 @@ class Checkpointer:
                  keep_serialized_model_every_num_seconds: Optional[float],
                  num_serialized_models_to_keep: Optional[int], model_save_interval: Optional[float],
                  keep_best_k: Optional[int], metric: str, mode: str,
-                 keep_every_n_epochs: Optional[int]) -> None: ...
+                 keep_every_n_epochs: Optional[int], async_save: bool,
+                 async_staging_bytes: Optional[int]) -> None: ...
     def maybe_save_checkpoint(self, get_state: Callable[[], Tuple[Any, Any]], epoch: int,
                               batches: int) -> bool: ...
     def save_checkpoint(self, epoch: int, get_state: Callable[[], Tuple[Any, Any]], is_best: bool,

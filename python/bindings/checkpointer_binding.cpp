@@ -92,9 +92,9 @@ py::object last_restored(const Checkpointer& checkpointer) {
 py::dict info_to_dict(const CheckpointInfo& info) {
   py::dict dict;
   dict["name"] = info.name;
-  dict["dir"] = info.paths.dir.string();
-  dict["model_path"] = info.paths.model.string();
-  dict["training_state_path"] = info.paths.training_state.string();
+  dict["dir"] = path_text(info.paths.dir);
+  dict["model_path"] = path_text(info.paths.model);
+  dict["training_state_path"] = path_text(info.paths.training_state);
   dict["seq"] = info.seq;
   dict["epoch"] = info.epoch;
   dict["batches_this_epoch"] = info.batches_this_epoch ? py::object(py::int_(*info.batches_this_epoch)) : py::none();

@@ -31,4 +31,12 @@ py::str file_text(std::string_view text, const std::filesystem::path& source,
                                      message_text(text).cast<std::string>() + "\"");
 }
 
+py::str path_text(const std::filesystem::path& path) {
+  const std::string& text = path.native();
+  PyObject* decoded =
+      PyUnicode_DecodeFSDefaultAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+  if (decoded == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(decoded);
+}
+
 }  // namespace cairn::python

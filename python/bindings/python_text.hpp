@@ -19,4 +19,8 @@ pybind11::str message_text(std::string_view message);
 pybind11::str file_text(std::string_view text, const std::filesystem::path& source,
                         std::string_view what);
 
+// For paths: as os.fsdecode gives them, bytes that are not in the filesystem encoding surviving
+// as surrogates (os.fsencode gives the bytes back).
+pybind11::str path_text(const std::filesystem::path& path);
+
 }  // namespace cairn::python

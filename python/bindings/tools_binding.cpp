@@ -14,15 +14,6 @@ namespace py = pybind11;
 namespace cairn::python {
 namespace {
 
-// A path as os.fsdecode gives it: bytes that are not in the filesystem encoding survive as
-// surrogates, where pybind11's str conversion would raise UnicodeDecodeError.
-py::str path_text(const std::filesystem::path& path) {
-  const std::string& text = path.native();
-  PyObject* decoded = PyUnicode_DecodeFSDefaultAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
-  if (decoded == nullptr) throw py::error_already_set();
-  return py::reinterpret_steal<py::str>(decoded);
-}
-
 // -> ([(file, tensor, what)], files, tensors, bytes). `progress(done, total)` runs with the GIL
 // (taken back for each call) on the verifying thread; an exception it raises ends the verify.
 py::tuple verify_binding(const std::filesystem::path& path, const py::object& progress) {

@@ -373,6 +373,26 @@ TEST_F(CheckpointerTest, SaveInsideEpochRecordsItsBatchesAndRestartsTheInterval)
   EXPECT_TRUE(checkpointer.maybe_save_checkpoint(trainer_, 2, 9));
 }
 
+TEST_F(CheckpointerTest, SaveInsideEpochCanBeBestAndRankedByAMetric) {
+  auto opts = options(1);
+  opts.keep_best_k = 1;
+  opts.metric = "loss";
+  Checkpointer checkpointer(opts);
+  trainer_.step = 1;
+  checkpointer.save_checkpoint_inside_epoch(trainer_, 0, 10, true, {{"loss", 0.5}});
+  trainer_.step = 2;
+  checkpointer.save_checkpoint_inside_epoch(trainer_, 0, 20, false, {{"loss", 0.9}});
+  trainer_.step = 3;
+  checkpointer.save_checkpoint_inside_epoch(trainer_, 0, 30, false, {{"loss", 0.7}});
+  const auto kept = checkpointer.list_checkpoints();
+  ASSERT_EQ(kept.size(), 2u);  // the newest, and the best by loss
+  EXPECT_EQ(kept[0].batches_this_epoch, 10);
+  EXPECT_EQ(kept[0].metrics.at("loss"), 0.5);
+  EXPECT_TRUE(kept[0].is_best);
+  EXPECT_EQ(kept[1].batches_this_epoch, 30);
+  EXPECT_EQ(checkpointer.best_model_state(), testing::ToyTrainer::state_at(1).model_state);
+}
+
 TEST_F(CheckpointerTest, LogsEverySaveKeepAndDelete) {
   auto opts = options(1);
   opts.keep_serialized_model_every_num_seconds = 5;

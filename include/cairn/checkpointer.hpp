@@ -161,9 +161,13 @@ class Checkpointer {
   // "batches_this_epoch" in the training state.
   virtual bool maybe_save_checkpoint(Trainer& trainer, int64_t epoch, int64_t batches_this_epoch);
   // Saves now, as a save made inside epoch `epoch` after `batches_this_epoch` batches, whatever
-  // the interval says (and restarts the interval). For AllenNLP's intra-epoch epoch strings.
+  // the interval says (and restarts the interval). For AllenNLP's intra-epoch epoch strings and
+  // for frameworks that save (and evaluate) every n steps: `is_best_so_far` and `metrics` as
+  // for save_checkpoint.
   virtual void save_checkpoint_inside_epoch(Trainer& trainer, int64_t epoch,
-                                            int64_t batches_this_epoch);
+                                            int64_t batches_this_epoch,
+                                            bool is_best_so_far = false,
+                                            const Metrics& metrics = {});
   // Called at the end of epoch `epoch` (0-based). Adds "epoch" to the training state. `metrics`
   // are recorded in the manifest (non-finite values are left out, with a warning) and rank the
   // checkpoint for keep_best_k.

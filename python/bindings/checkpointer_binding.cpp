@@ -128,11 +128,14 @@ void bind_checkpointer(py::module_& module) {
              self.save_checkpoint(epoch, trainer, is_best, metrics);
            })
       .def("save_checkpoint_inside_epoch",
-           [](Checkpointer& self, py::function get_state, int64_t epoch, int64_t batches) {
+           [](Checkpointer& self, py::function get_state, int64_t epoch, int64_t batches,
+              bool is_best, const Metrics& metrics) {
              CallbackTrainer trainer(std::move(get_state));
              py::gil_scoped_release unlocked;
-             self.save_checkpoint_inside_epoch(trainer, epoch, batches);
-           })
+             self.save_checkpoint_inside_epoch(trainer, epoch, batches, is_best, metrics);
+           },
+           py::arg("get_state"), py::arg("epoch"), py::arg("batches"),
+           py::arg("is_best") = false, py::arg("metrics") = Metrics{})
       .def("find_latest_checkpoint",
            [](const Checkpointer& self) -> std::optional<std::pair<std::string, std::string>> {
              std::optional<CheckpointPaths> paths;

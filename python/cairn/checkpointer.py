@@ -176,14 +176,25 @@ class Checkpointer:
     # ---- the plain-loop API ----
 
     def save(self, state: Dict[str, Any], *, epoch: int, is_best_so_far: bool = False,
-             metrics: Optional[Dict[str, float]] = None) -> None:
+             metrics: Optional[Dict[str, float]] = None,
+             batches_this_epoch: Optional[int] = None) -> None:
         """Call at the end of epoch ``epoch`` (0-based): saves every entry of ``state``.
         ``metrics`` (name to number) are recorded and rank the checkpoint for ``keep_best_k``;
-        with ``is_best_so_far`` its model becomes ``best``. A value cairn cannot store raises
-        InvalidArgumentError naming its path before anything is written."""
+        with ``is_best_so_far`` its model becomes ``best``. ``batches_this_epoch``: a save made
+        inside epoch ``epoch`` after that many batches, now (a loop that saves every n steps).
+        A value cairn cannot store raises InvalidArgumentError naming its path before anything
+        is written."""
+        self._save_pair(lambda: loop_state.encoded(state), epoch, is_best_so_far, metrics,
+                        batches_this_epoch)
+
+    def _save_pair(self, get_state: Callable[[], Any], epoch: int, is_best_so_far: bool,
+                   metrics: Optional[Dict[str, float]], batches_this_epoch: Optional[int]) -> None:
         values = _metric_values(metrics)
-        self._core.save_checkpoint(int(epoch), lambda: loop_state.encoded(state),
-                                   bool(is_best_so_far), values)
+        if batches_this_epoch is None:
+            self._core.save_checkpoint(int(epoch), get_state, bool(is_best_so_far), values)
+        else:
+            self._core.save_checkpoint_inside_epoch(get_state, int(epoch), int(batches_this_epoch),
+                                                    bool(is_best_so_far), values)
 
     def maybe_save(self, state: Dict[str, Any], *, epoch: int, batches_this_epoch: int) -> bool:
         """Call after every batch: saves ``state`` as a save inside epoch ``epoch`` after
@@ -232,9 +243,11 @@ class Checkpointer:
             get, int(epoch), int(batches_this_epoch)))
 
     def save_checkpoint(self, epoch: Union[int, str], trainer: Any, is_best_so_far: bool = False,
-                        metrics: Optional[Dict[str, float]] = None) -> None:
+                        metrics: Optional[Dict[str, float]] = None, *,
+                        batches_this_epoch: Optional[int] = None) -> None:
         """Call at the end of epoch ``epoch`` (0-based). ``metrics`` (name to number) are
-        recorded and rank the checkpoint for ``keep_best_k``.
+        recorded and rank the checkpoint for ``keep_best_k``. ``batches_this_epoch``: a save
+        made inside epoch ``epoch`` after that many batches, now.
 
         An AllenNLP intra-epoch string such as ``"3.2021-04-22-10-00-00"`` saves a checkpoint
         inside epoch 3 with no batch count: restoring it repeats epoch 3 from its start.
@@ -242,15 +255,12 @@ class Checkpointer:
         if isinstance(epoch, str):
             match = _INTRA_EPOCH.match(epoch)
             if match:
-                self._with_state(trainer, lambda get: self._core.save_checkpoint_inside_epoch(
-                    get, int(match.group(1)), 0))
-                return
-            if not epoch.isdigit():
+                epoch, batches_this_epoch = int(match.group(1)), 0
+            elif not epoch.isdigit():
                 raise InvalidArgumentError(f'epoch "{epoch}" is neither a number nor AllenNLP\'s '
                                            '"<epoch>.<time>"')
-        values = _metric_values(metrics)
-        self._with_state(trainer, lambda get: self._core.save_checkpoint(
-            int(epoch), get, bool(is_best_so_far), values))
+        self._with_state(trainer, lambda get: self._save_pair(
+            get, int(epoch), is_best_so_far, metrics, batches_this_epoch))
 
     # ---- the AllenNLP API: finding and restoring ----
 

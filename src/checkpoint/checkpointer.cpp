@@ -803,9 +803,11 @@ bool Checkpointer::maybe_save_checkpoint(Trainer& trainer, int64_t epoch,
 }
 
 void Checkpointer::save_checkpoint_inside_epoch(Trainer& trainer, int64_t epoch,
-                                               int64_t batches_this_epoch) {
+                                               int64_t batches_this_epoch, bool is_best_so_far,
+                                               const Metrics& metrics) {
   impl_->last_timed_save = impl_->clock->monotonic_now();
-  impl_->start_save(epoch, batches_this_epoch, trainer, false, impl_->clock->now(), {});
+  impl_->start_save(epoch, batches_this_epoch, trainer, is_best_so_far, impl_->clock->now(),
+                    metrics);
 }
 
 void Checkpointer::save_checkpoint(int64_t epoch, Trainer& trainer, bool is_best_so_far,

@@ -52,7 +52,10 @@ fi
 # cache keeps nothing when the index sends no caching headers) that every clone installs from
 # offline; and a venv whose stamp holds the same pins is left as it is. Every transitive package
 # is pinned too: scripts/torch2-constraints.txt is `pip freeze` of this venv.
-torch2_packages=(torch==2.15.0 numpy==2.4.6 safetensors==0.8.0 pytest==8.3.3)
+# The frameworks cairn plugs into (tests/integrations, bench/frameworks) live here too. transformers
+# is 5.23.0, not the newest 5.x: 5.24 and later need a `kernels` release PyPI does not serve here.
+torch2_packages=(torch==2.15.0 numpy==2.4.6 safetensors==0.8.0 pytest==8.3.3
+                 lightning==2.6.6 transformers==5.23.0 accelerate==1.15.0)
 torch2_venv=.venv-torch2
 torch2_constraints=scripts/torch2-constraints.txt
 torch2_pins="${torch2_packages[*]} $(sha256sum <"$torch2_constraints")"

@@ -19,7 +19,9 @@ bool is_symlink(Storage& storage, const std::filesystem::path& path) {
 }
 
 void write_marker(Storage& storage, const std::filesystem::path& dir) {
-  const std::string text = "This folder was created by cairn, which deletes inside it.\n";
+  // JSON like every other file cairn writes (only the marker's presence is ever checked).
+  const std::string text =
+      "{\"created_by\": \"cairn\", \"note\": \"cairn deletes inside this folder\"}\n";
   auto marker = storage.create_file(dir / kOwnerMarker);
   marker->append(std::as_bytes(std::span(text)));
   marker->sync();

@@ -143,6 +143,20 @@ def test_the_resume_rule_inside_and_at_the_end_of_an_epoch(tmp_path):
     assert cairn.Checkpointer(tmp_path).last_restored() is None
 
 
+def test_a_save_every_n_steps_is_inside_its_epoch_and_ranked_by_its_metrics(tmp_path):
+    state = make_state()
+    checkpointer = cairn.Checkpointer(tmp_path, num_serialized_models_to_keep=1, keep_best_k=1,
+                                      metric="val_loss")
+    for batches, loss in ((10, 0.3), (20, 0.8), (30, 0.5)):
+        checkpointer.save(state, epoch=1, batches_this_epoch=batches, metrics={"val_loss": loss},
+                          is_best_so_far=loss == 0.3)
+    listed = checkpointer.list_checkpoints()
+    assert [(item.batches_this_epoch, item.metrics["val_loss"], item.is_best) for item in listed] \
+        == [(10, 0.3, True), (30, 0.5, False)]  # the best by val_loss, and the newest
+    info = cairn.Checkpointer(tmp_path).restore(state)
+    assert (info.resume_epoch, info.resume_batches) == (1, 30)
+
+
 def test_restore_without_a_checkpoint_leaves_the_state_alone(tmp_path):
     state = make_state()
     before = snapshot(state)

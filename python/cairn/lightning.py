@@ -11,7 +11,7 @@ Only ``import cairn.lightning`` imports Lightning; ``import cairn`` never does.
 import math
 import os
 import shutil
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
@@ -21,6 +21,7 @@ from lightning_utilities.core.apply_func import apply_to_collection
 
 from . import _logging, tools
 from ._pair import restore_pair, save_pair
+from ._convert import encode
 from .checkpointer import Checkpointer
 from .errors import CorruptDataError, InvalidArgumentError, LockedError
 from .files import load_file
@@ -81,15 +82,17 @@ def _put_back_tuples(tree: Dict[str, Any], paths: List[List[Any]]) -> None:
         parent[path[-1]] = tuple(parent[path[-1]])
 
 
-def _save(checkpointer: Checkpointer, checkpoint: Dict[str, Any], *, is_best_so_far: bool = False,
-          metrics: Optional[Dict[str, float]] = None) -> None:
-    """Saves Lightning's dict as one checkpoint: its ``state_dict`` to the model file, the rest
-    to the training state (with the order of its keys and where its tuples were)."""
+def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], *,
+          is_best_so_far: bool = False, metrics: Optional[Dict[str, float]] = None) -> None:
+    """Saves Lightning's dict as one checkpoint of ``checkpointer()``: its ``state_dict`` to the
+    model file, the rest to the training state (with the order of its keys and where its tuples
+    were). A value that cannot be stored is refused before the checkpointer is opened."""
     if not isinstance(checkpoint.get("state_dict"), dict):
         raise InvalidArgumentError("the Lightning checkpoint has no \"state_dict\" dict of weights")
     rest = {key: value for key, value in checkpoint.items() if key != "state_dict"}
+    encode(rest, f"training_state.{_KEY}")  # plain data and tensors only: raises naming the key
     epoch, batches = _position(checkpoint)
-    save_pair(checkpointer, checkpoint["state_dict"],
+    save_pair(checkpointer(), checkpoint["state_dict"],
               {_KEY: rest, "keys": list(checkpoint), "tuples": _tuple_paths(rest, [], [])},
               epoch=epoch, batches_this_epoch=batches, is_best_so_far=is_best_so_far,
               metrics=metrics)
@@ -151,9 +154,11 @@ class CairnCheckpointIO(CheckpointIO):
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise InvalidArgumentError(f"{folder} is a file, not a cairn folder (written by "
                                        "another CheckpointIO?): remove it or save elsewhere")
-        os.makedirs(folder, exist_ok=True)
-        writer = _writers.get(folder)
-        _save(writer or Checkpointer(folder, num_serialized_models_to_keep=1), checkpoint)
+
+        def opened() -> Checkpointer:
+            os.makedirs(folder, exist_ok=True)
+            return _writers.get(folder) or Checkpointer(folder, num_serialized_models_to_keep=1)
+        _save(opened, checkpoint)
 
     def load_checkpoint(self, path: Any, map_location: Optional[Any] = None,
                         weights_only: Optional[bool] = None) -> Dict[str, Any]:
@@ -242,7 +247,10 @@ class CairnModelCheckpoint(ModelCheckpoint):
     save where it improved is cairn's ``best``), ``mode``, ``save_top_k`` (``keep_best_k`` with
     a monitor; -1 keeps every checkpoint). Lightning's triggers work as in ModelCheckpoint:
     ``every_n_train_steps``, ``train_time_interval``, ``every_n_epochs``,
-    ``save_on_train_epoch_end``, and ``verbose``. ``save_last`` may be None or True (every save
+    ``save_on_train_epoch_end``, and ``verbose``; ``every_n_epochs`` may come with one of the
+    first two (saves inside epochs and at their ends), which ModelCheckpoint refuses. A save
+    between validations records the monitored value Lightning logged last, as ModelCheckpoint
+    ranks it. ``save_last`` may be None or True (every save
     is a "last"). Refused, with InvalidArgumentError, rather than ignored: ``filename``,
     ``auto_insert_metric_name`` and ``enable_version_counter`` (cairn names its checkpoints),
     ``save_last`` False or ``"link"``, ``save_weights_only=True`` (a resume needs the whole
@@ -282,8 +290,14 @@ class CairnModelCheckpoint(ModelCheckpoint):
                                        "keeps the newest checkpoint (see "
                                        "num_serialized_models_to_keep)")
         passed = {name: value for name, value in lightning.items() if name in self._PASSED}
+        # Saves inside epochs and at their ends, together: Lightning refuses the combination
+        # in one ModelCheckpoint, yet each trigger is checked on its own hook.
+        step_trigger = passed.get("every_n_train_steps") or passed.get("train_time_interval")
+        every_n_epochs = passed.pop("every_n_epochs", None) if step_trigger else None
         super().__init__(dirpath=dirpath, monitor=monitor, mode=mode, save_top_k=save_top_k,
                          **passed)
+        if every_n_epochs is not None:
+            self._every_n_epochs = int(every_n_epochs)
         if num_serialized_models_to_keep is None:
             num_serialized_models_to_keep = -1 if save_top_k == -1 else 1
         self._retention = dict(
@@ -343,7 +357,7 @@ class CairnModelCheckpoint(ModelCheckpoint):
                 self.best_model_score = torch.tensor(value)
                 self.best_model_path = os.path.join(_folder(self.dirpath), "best")
         checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
-        _save(self._checkpointer, checkpoint, is_best_so_far=improved, metrics=metrics)
+        _save(lambda: self._checkpointer, checkpoint, is_best_so_far=improved, metrics=metrics)
         saved = self._checkpointer.list_checkpoints()[-1]
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = self.last_model_path = saved.path

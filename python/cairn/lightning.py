@@ -13,6 +13,7 @@ import os
 import shutil
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import lightning.pytorch as pl
 import torch
 from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -51,11 +52,14 @@ def _is_cairn_dir(folder: str) -> bool:
 
 
 def _position(checkpoint: Dict[str, Any]) -> Tuple[int, Optional[int]]:
-    """cairn's labels for a Lightning checkpoint: (epoch, batches trained in it), the count None
-    when the epoch's last batch was trained (an end-of-epoch save)."""
+    """cairn's labels for a Lightning checkpoint: (the epoch its last batch belongs to, batches
+    trained in it), the count None when that was the epoch's last batch (an end-of-epoch save).
+    Lightning's own "epoch" is not that epoch once the epoch has ended (at ``on_train_end``)."""
     epoch = int(checkpoint.get("epoch", 0))
     try:
-        progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+        loop = checkpoint["loops"]["fit_loop"]
+        epoch = max(int(loop["epoch_progress"]["current"]["started"]) - 1, 0)
+        progress = loop["epoch_loop.batch_progress"]
         batches, last = int(progress["current"]["processed"]), bool(progress["is_last_batch"])
     except (KeyError, TypeError, ValueError):
         return epoch, None
@@ -116,14 +120,19 @@ def _restore(folder: str) -> Optional[Tuple[Dict[str, Any], Dict[str, Any], Any]
 
 def _read_one(folder: str) -> Dict[str, Any]:
     """Lightning's dict from one checkpoint folder (``checkpoints/<name>``) or one version of
-    ``best``, which holds the weights alone: verified first."""
+    ``best``, verified first. ``best`` holds the weights alone: the whole checkpoint of the
+    same name is read while retention keeps it, else the weights (what ``validate`` needs)."""
+    folder = os.path.realpath(folder)
+    whole = os.path.join(os.path.dirname(os.path.dirname(folder)), "checkpoints",
+                         os.path.basename(folder))
+    folder = whole if os.path.isdir(whole) else folder
     report = tools.verify(folder)
     if not report.ok:
         raise CorruptDataError(f"{folder}: {report.problems[0].file}: {report.problems[0].what}")
     model_state = load_file(os.path.join(folder, "model.safetensors"))
     training_file = os.path.join(folder, "training_state.safetensors")
     if not os.path.isfile(training_file):
-        return {"state_dict": model_state}
+        return {"state_dict": model_state, "pytorch-lightning_version": pl.__version__}
     return _lightning_dict(model_state, load_file(training_file))
 
 

@@ -95,18 +95,38 @@ def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], 
         raise InvalidArgumentError("the Lightning checkpoint has no \"state_dict\" dict of weights")
     rest = {key: value for key, value in checkpoint.items() if key != "state_dict"}
     encode(rest, f"training_state.{_KEY}")  # plain data and tensors only: raises naming the key
+    weights, tied = _untied(checkpoint["state_dict"])
     epoch, batches = _position(checkpoint)
-    save_pair(checkpointer(), checkpoint["state_dict"],
-              {_KEY: rest, "keys": list(checkpoint), "tuples": _tuple_paths(rest, [], [])},
+    save_pair(checkpointer(), weights,
+              {_KEY: rest, "keys": list(checkpoint), "tuples": _tuple_paths(rest, [], []),
+               "weights": list(checkpoint["state_dict"]), "tied": tied},
               epoch=epoch, batches_this_epoch=batches, is_best_so_far=is_best_so_far,
               metrics=metrics)
+
+
+def _untied(weights: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """The weights with each tied one (a second name of the same tensor, GPT-2's ``lm_head``)
+    left out, and {left-out name: the name it is tied to}: written once, as torch.save does."""
+    first: Dict[Any, str] = {}
+    kept, tied = {}, {}
+    for name, value in weights.items():
+        key = (value.device, value.data_ptr(), value.dtype, tuple(value.shape), value.stride()) \
+            if isinstance(value, torch.Tensor) and value.numel() else None
+        if key is not None and key in first:
+            tied[name] = first[key]
+        else:
+            first.setdefault(key, name)
+            kept[name] = value
+    return kept, tied
 
 
 def _lightning_dict(model_state: Dict[str, Any], training_state: Dict[str, Any]) -> Dict[str, Any]:
     """Lightning's dict as it was saved, from a checkpoint's two trees."""
     rest = training_state[_KEY]
     _put_back_tuples(rest, training_state.get("tuples", []))
-    rest["state_dict"] = model_state
+    tied = training_state.get("tied", {})
+    rest["state_dict"] = {name: model_state[tied[name]] if name in tied else model_state[name]
+                          for name in training_state.get("weights", list(model_state) + list(tied))}
     return {key: rest[key] for key in training_state.get("keys", list(rest))}
 
 

@@ -11,7 +11,7 @@ Only ``import cairn.lightning`` imports Lightning; ``import cairn`` never does.
 import math
 import os
 import shutil
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import lightning.pytorch as pl
 import torch
@@ -21,15 +21,13 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning_utilities.core.apply_func import apply_to_collection
 
 from . import _logging, tools
+from ._lightning_tree import from_pair, position, to_pair
 from ._pair import restore_pair, save_pair
 from ._convert import encode
 from .checkpointer import Checkpointer
 from .errors import CorruptDataError, InvalidArgumentError, LockedError
 from .files import load_file
 
-# Lightning's dict goes to the training-state file under this key: cairn records "epoch" and
-# "batches_this_epoch" at the top level itself, and Lightning's own "epoch" must not collide.
-_KEY = "lightning"
 # The names cairn writes into a serialization directory (docs/format.md, section 4).
 _CAIRN_NAMES = {"cairn.lock", "retention.json", "retention-segments", "staging", "checkpoints",
                 "best", "best-versions"}
@@ -51,83 +49,15 @@ def _is_cairn_dir(folder: str) -> bool:
         os.path.isdir(os.path.join(folder, "checkpoints"))
 
 
-def _position(checkpoint: Dict[str, Any]) -> Tuple[int, Optional[int]]:
-    """cairn's labels for a Lightning checkpoint: (the epoch its last batch belongs to, batches
-    trained in it), the count None when that was the epoch's last batch (an end-of-epoch save).
-    Lightning's own "epoch" is not that epoch once the epoch has ended (at ``on_train_end``)."""
-    epoch = int(checkpoint.get("epoch", 0))
-    try:
-        loop = checkpoint["loops"]["fit_loop"]
-        epoch = max(int(loop["epoch_progress"]["current"]["started"]) - 1, 0)
-        progress = loop["epoch_loop.batch_progress"]
-        batches, last = int(progress["current"]["processed"]), bool(progress["is_last_batch"])
-    except (KeyError, TypeError, ValueError):
-        return epoch, None
-    return epoch, None if last else batches
-
-
-def _tuple_paths(value: Any, path: List[Any], found: List[List[Any]]) -> List[List[Any]]:
-    """The paths of the tuples in ``value`` (cairn saves a tuple as a list), deepest first, so
-    they can be made tuples again from the inside out."""
-    items = value.items() if isinstance(value, dict) else \
-        enumerate(value) if isinstance(value, (list, tuple)) else ()
-    for key, item in items:
-        _tuple_paths(item, path + [key], found)
-    if isinstance(value, tuple):
-        found.append(path)
-    return found
-
-
-def _put_back_tuples(tree: Dict[str, Any], paths: List[List[Any]]) -> None:
-    for path in paths:
-        parent = tree
-        for key in path[:-1]:
-            parent = parent[key]
-        parent[path[-1]] = tuple(parent[path[-1]])
-
-
 def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], *,
           is_best_so_far: bool = False, metrics: Optional[Dict[str, float]] = None) -> None:
-    """Saves Lightning's dict as one checkpoint of ``checkpointer()``: its ``state_dict`` to the
-    model file, the rest to the training state (with the order of its keys and where its tuples
-    were). A value that cannot be stored is refused before the checkpointer is opened."""
-    if not isinstance(checkpoint.get("state_dict"), dict):
-        raise InvalidArgumentError("the Lightning checkpoint has no \"state_dict\" dict of weights")
-    rest = {key: value for key, value in checkpoint.items() if key != "state_dict"}
-    encode(rest, f"training_state.{_KEY}")  # plain data and tensors only: raises naming the key
-    weights, tied = _untied(checkpoint["state_dict"])
-    epoch, batches = _position(checkpoint)
-    save_pair(checkpointer(), weights,
-              {_KEY: rest, "keys": list(checkpoint), "tuples": _tuple_paths(rest, [], []),
-               "weights": list(checkpoint["state_dict"]), "tied": tied},
-              epoch=epoch, batches_this_epoch=batches, is_best_so_far=is_best_so_far,
-              metrics=metrics)
-
-
-def _untied(weights: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, str]]:
-    """The weights with each tied one (a second name of the same tensor, GPT-2's ``lm_head``)
-    left out, and {left-out name: the name it is tied to}: written once, as torch.save does."""
-    first: Dict[Any, str] = {}
-    kept, tied = {}, {}
-    for name, value in weights.items():
-        key = (value.device, value.data_ptr(), value.dtype, tuple(value.shape), value.stride()) \
-            if isinstance(value, torch.Tensor) and value.numel() else None
-        if key is not None and key in first:
-            tied[name] = first[key]
-        else:
-            first.setdefault(key, name)
-            kept[name] = value
-    return kept, tied
-
-
-def _lightning_dict(model_state: Dict[str, Any], training_state: Dict[str, Any]) -> Dict[str, Any]:
-    """Lightning's dict as it was saved, from a checkpoint's two trees."""
-    rest = training_state[_KEY]
-    _put_back_tuples(rest, training_state.get("tuples", []))
-    tied = training_state.get("tied", {})
-    rest["state_dict"] = {name: model_state[tied[name]] if name in tied else model_state[name]
-                          for name in training_state.get("weights", list(model_state) + list(tied))}
-    return {key: rest[key] for key in training_state.get("keys", list(rest))}
+    """Saves Lightning's dict as one checkpoint of ``checkpointer()``; a value that cannot be
+    stored is refused, naming its key, before the checkpointer is opened."""
+    weights, training_state = to_pair(checkpoint)
+    encode(training_state, "training_state")
+    epoch, batches = position(checkpoint)
+    save_pair(checkpointer(), weights, training_state, epoch=epoch, batches_this_epoch=batches,
+              is_best_so_far=is_best_so_far, metrics=metrics)
 
 
 def _restore(folder: str) -> Optional[Tuple[Dict[str, Any], Dict[str, Any], Any]]:
@@ -153,7 +83,7 @@ def _read_one(folder: str) -> Dict[str, Any]:
     training_file = os.path.join(folder, "training_state.safetensors")
     if not os.path.isfile(training_file):
         return {"state_dict": model_state, "pytorch-lightning_version": pl.__version__}
-    return _lightning_dict(model_state, load_file(training_file))
+    return from_pair(model_state, load_file(training_file))
 
 
 class CairnCheckpointIO(CheckpointIO):
@@ -202,7 +132,7 @@ class CairnCheckpointIO(CheckpointIO):
         restored = _restore(folder) if _is_cairn_dir(folder) else None
         if restored is None:
             restored = self._newest_beside(folder)
-        return _moved(_lightning_dict(restored[0], restored[1]), map_location)
+        return _moved(from_pair(restored[0], restored[1]), map_location)
 
     @staticmethod
     def _newest_beside(folder: str) -> Tuple[Dict[str, Any], Dict[str, Any], Any]:
@@ -267,30 +197,21 @@ def _moved(checkpoint: Dict[str, Any], map_location: Any) -> Dict[str, Any]:
 class CairnModelCheckpoint(ModelCheckpoint):
     """A ``ModelCheckpoint`` that saves into one cairn serialization directory, ``dirpath``,
     where cairn's retention rules decide what is kept. Lightning decides when to save, as its
-    own ``ModelCheckpoint`` does; every save is one cairn checkpoint (the newest is always kept,
-    so there is no separate ``last.ckpt``) and ``fit(ckpt_path="last")`` resumes from the
-    newest one in ``dirpath`` that verifies.
+    ``ModelCheckpoint`` does; each save is one cairn checkpoint (the newest is always kept:
+    there is no separate ``last.ckpt``) and ``fit(ckpt_path="last")`` resumes from the newest
+    one in ``dirpath`` that verifies.
 
-    Lightning's arguments that mean the same thing in cairn: ``dirpath`` (required: the cairn
-    directory), ``monitor`` (cairn's ``metric``: its value is recorded with each save, and a
-    save where it improved is cairn's ``best``), ``mode``, ``save_top_k`` (``keep_best_k`` with
-    a monitor; -1 keeps every checkpoint). Lightning's triggers work as in ModelCheckpoint:
-    ``every_n_train_steps``, ``train_time_interval``, ``every_n_epochs``,
-    ``save_on_train_epoch_end``, and ``verbose``; ``every_n_epochs`` may come with one of the
-    first two (saves inside epochs and at their ends), which ModelCheckpoint refuses. A save
-    between validations records the monitored value Lightning logged last, as ModelCheckpoint
-    ranks it. ``save_last`` may be None or True (every save
-    is a "last"). Refused, with InvalidArgumentError, rather than ignored: ``filename``,
-    ``auto_insert_metric_name`` and ``enable_version_counter`` (cairn names its checkpoints),
-    ``save_last`` False or ``"link"``, ``save_weights_only=True`` (a resume needs the whole
-    state), ``save_on_exception=True`` and ``save_top_k=0``.
-
-    cairn's own: ``num_serialized_models_to_keep`` (the newest this many; default 1, all with
+    Lightning's arguments that mean the same in cairn: ``dirpath`` (required), ``monitor``
+    (cairn's ``metric``; a save where it improved is cairn's ``best``), ``mode``, ``save_top_k``
+    (``keep_best_k`` with a monitor; -1 keeps all). When to save, as in ModelCheckpoint:
+    ``every_n_train_steps``, ``train_time_interval``, ``every_n_epochs`` (here also together
+    with one of those two), ``save_on_train_epoch_end``, ``verbose``; ``save_last`` None or
+    True. cairn's own: ``num_serialized_models_to_keep`` (default 1; all with
     ``save_top_k=-1``), ``keep_every_n_epochs``, ``keep_serialized_model_every_num_seconds``.
+    What it cannot honour raises InvalidArgumentError (docs/integrations/lightning.md lists it).
 
-    Loading what it writes needs ``CairnCheckpointIO``: at ``setup`` it is installed when the
-    trainer has Lightning's default writer, and any other CheckpointIO is an error. One process
-    only (``world_size`` 1).
+    Loading what it writes needs ``CairnCheckpointIO``: ``setup`` installs it in place of
+    Lightning's default writer, and refuses any other. One process only.
     """
 
     _FIXED = {"filename": None, "auto_insert_metric_name": True, "enable_version_counter": True,
@@ -354,10 +275,17 @@ class CairnModelCheckpoint(ModelCheckpoint):
             _writers[folder] = self._checkpointer
 
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self._release()
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self._release()  # Lightning tears callbacks down only after a fit that ended well
+
+    def _release(self) -> None:
+        """Lets go of the directory (its lock), once the saves in flight are durable."""
         if self._checkpointer is not None:
-            self._checkpointer.wait()
             _writers.pop(_folder(self.dirpath), None)
-            self._checkpointer = None
+            checkpointer, self._checkpointer = self._checkpointer, None
+            checkpointer.wait()
 
     def _find_last_checkpoints(self, trainer: Any) -> set:
         folder = _folder(self.dirpath)

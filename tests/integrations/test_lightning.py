@@ -134,9 +134,10 @@ def test_a_corrupted_last_ckpt_falls_back_to_the_newest_valid_folder_beside_it(t
 # ---- what is stored, and what is refused ----
 
 def test_the_checkpoint_dict_comes_back_as_it_went_in(tmp_path):
+    weight = torch.randn(2, 3)  # under two names, as GPT-2's tied lm_head
     checkpoint = {
         "epoch": 3, "global_step": 7, "pytorch-lightning_version": pl.__version__,
-        "state_dict": OrderedDict(w=torch.randn(2, 3), b=torch.zeros(3, dtype=torch.bfloat16)),
+        "state_dict": OrderedDict(w=weight, b=torch.zeros(3, dtype=torch.bfloat16), tied=weight),
         "optimizer_states": [{"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.ones(2)}},
                               "param_groups": [{"betas": (0.9, 0.99), "params": [0]}]}],
         "callbacks": {"ModelCheckpoint{'monitor': None}": {
@@ -169,6 +170,9 @@ def test_the_checkpoint_dict_comes_back_as_it_went_in(tmp_path):
     # cairn's labels: Lightning's epoch 3, 5 batches into it.
     (info,) = cairn.list_directory(tmp_path / "a.ckpt").checkpoints
     assert (info.epoch, info.batches_this_epoch) == (3, 5)
+    # The tied weight is written once and comes back tied.
+    assert sorted(cairn.load_file(info.model_path)) == ["b", "w"]
+    assert back["state_dict"]["tied"].data_ptr() == back["state_dict"]["w"].data_ptr()
     with pytest.raises(cairn.InvalidArgumentError, match="map_location"):
         io.load_checkpoint(tmp_path / "a.ckpt", map_location=lambda storage, location: storage)
     with pytest.raises(cairn.InvalidArgumentError, match="storage_options"):

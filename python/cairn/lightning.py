@@ -130,17 +130,21 @@ class CairnCheckpointIO(CheckpointIO):
         if os.path.isfile(os.path.join(folder, "MANIFEST.json")):
             return _moved(_read_one(folder), map_location)
         restored = _restore(folder) if _is_cairn_dir(folder) else None
-        if restored is None:
+        if restored is None and folder.endswith(ModelCheckpoint.FILE_EXTENSION):
             restored = self._newest_beside(folder)
+        if restored is None:
+            raise CorruptDataError(f"{folder} holds no cairn checkpoint that verifies")
         return _moved(from_pair(restored[0], restored[1]), map_location)
 
     @staticmethod
     def _newest_beside(folder: str) -> Tuple[Dict[str, Any], Dict[str, Any], Any]:
-        """The newest valid checkpoint of the cairn folders beside ``folder``, which holds none."""
+        """The newest valid checkpoint of the cairn folders beside ``folder``, which holds none:
+        those Lightning named too (``*.ckpt``), never a directory of another run."""
         parent, seen, candidates = os.path.dirname(folder), {os.path.realpath(folder)}, []
         for entry in sorted(os.listdir(parent)):
             other = os.path.join(parent, entry)
-            if os.path.realpath(other) in seen or not _is_cairn_dir(other):
+            if not entry.endswith(ModelCheckpoint.FILE_EXTENSION) or \
+                    os.path.realpath(other) in seen or not _is_cairn_dir(other):
                 continue
             seen.add(os.path.realpath(other))
             for info in tools.list_directory(other).checkpoints:
@@ -177,7 +181,12 @@ class CairnCheckpointIO(CheckpointIO):
         if listing.writer_pid is not None or folder in _writers:
             raise LockedError(f"not removing {folder}: a writer (pid {listing.writer_pid}) "
                               "holds it")
-        shutil.rmtree(folder)
+        # Out of Lightning's sight in one rename first, so that a kill during the deletion
+        # leaves no half folder under the name: at worst a hidden one nobody loads.
+        doomed = os.path.join(os.path.dirname(folder),
+                              f".{os.path.basename(folder)}.cairn-removed.{os.getpid()}")
+        os.rename(folder, doomed)
+        shutil.rmtree(doomed)
 
 
 def _moved(checkpoint: Dict[str, Any], map_location: Any) -> Dict[str, Any]:

@@ -173,6 +173,9 @@ def test_the_checkpoint_dict_comes_back_as_it_went_in(tmp_path):
     # The tied weight is written once and comes back tied.
     assert sorted(cairn.load_file(info.model_path)) == ["b", "w"]
     assert back["state_dict"]["tied"].data_ptr() == back["state_dict"]["w"].data_ptr()
+    moved = io.load_checkpoint(tmp_path / "a.ckpt", map_location={"cpu": "meta"})
+    assert moved["state_dict"]["w"].is_meta and moved["callbacks"][
+        "ModelCheckpoint{'monitor': None}"]["best_model_score"].is_meta
     with pytest.raises(cairn.InvalidArgumentError, match="map_location"):
         io.load_checkpoint(tmp_path / "a.ckpt", map_location=lambda storage, location: storage)
     with pytest.raises(cairn.InvalidArgumentError, match="storage_options"):
@@ -218,7 +221,7 @@ def test_remove_checkpoint_deletes_only_cairns_folders(tmp_path):
         io.remove_checkpoint(tmp_path / "ours.ckpt")
     os.remove(tmp_path / "ours.ckpt" / "config.json")
     io.remove_checkpoint(tmp_path / "ours.ckpt")
-    assert not (tmp_path / "ours.ckpt").exists()
+    assert sorted(os.listdir(tmp_path)) == ["plain.ckpt", "torch.ckpt"]
 
 
 def test_lightning_arguments_cairn_cannot_honour_are_refused(tmp_path):

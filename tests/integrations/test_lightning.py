@@ -233,6 +233,12 @@ def test_lightning_arguments_cairn_cannot_honour_are_refused(tmp_path):
     with pytest.raises(cairn.InvalidArgumentError, match="dirpath"):
         CairnModelCheckpoint(dirpath=None)
 
+    class OtherWriter(pl.plugins.io.TorchCheckpointIO):
+        pass
+    fit = trainer(1, CairnModelCheckpoint(dirpath=tmp_path), plugins=[OtherWriter()])
+    with pytest.raises(cairn.InvalidArgumentError, match="needs CairnCheckpointIO.*OtherWriter"):
+        fit.fit(example.Regression(batches=4))
+
 
 # ---- CairnModelCheckpoint: cairn's retention ----
 

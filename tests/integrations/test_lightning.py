@@ -287,3 +287,32 @@ def test_save_last_link_works_with_the_plugin(tmp_path):
 def test_import_cairn_does_not_import_lightning():
     code = "import sys, cairn; assert 'lightning' not in sys.modules, 'lightning imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_plain_dataloader_is_not_resumed_mid_epoch_by_lightning(tmp_path):
+    """Why the example has ResumableLoader (docs/integrations/lightning.md): Lightning restores
+    its loop counters (4 of 10 batches done) but iterates a plain DataLoader afresh and stops
+    after the 6 left, training on batches 0-5 again instead of 4-9."""
+    seen = []
+
+    class Records(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Linear(1, 1)
+
+        def training_step(self, batch, batch_idx):
+            seen.append(int(batch[0][0, 0]))
+            return self.net(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.0)
+
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.arange(10.0).view(10, 1)), batch_size=1)
+    every_4 = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=4)
+    trainer(1, every_4, plugins=[CairnCheckpointIO()], max_steps=4).fit(Records(), data)
+    assert seen == [0, 1, 2, 3]
+    seen.clear()
+    trainer(1, plugins=[CairnCheckpointIO()], enable_checkpointing=False).fit(
+        Records(), data, ckpt_path=tmp_path / "epoch=0-step=4.ckpt")
+    assert seen == [0, 1, 2, 3, 4, 5]

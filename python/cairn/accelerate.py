@@ -12,8 +12,8 @@ registered with ``register_save_state_pre_hook`` sees only the models, their wei
 output folder. After it returns, ``save_state`` writes the optimizers, schedulers, samplers and
 the scaler with ``torch.save`` (pickles) whatever the hook does, ``random_states_<rank>.pkl``
 always, and ``custom_checkpoint_<i>.pkl`` for every registered object; file by file into a
-folder with no commit, and ``load_state`` takes the folder with the largest number, valid or
-not. Keeping those pickles out would mean emptying Accelerate's private lists of prepared
+folder with no commit, and ``load_state`` (automatic naming) takes the folder with the largest
+number, valid or not. Keeping those pickles out would mean emptying Accelerate's private lists of prepared
 objects around its call or replacing its functions: silent monkeypatching that breaks with
 its next release. So this helper reads those lists (``accelerator._models``,
 ``_optimizers``, ``_schedulers``, ``_dataloaders``, ``_custom_objects``; never writes them) and

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration
 from accelerate.state import AcceleratorState, GradientState
 
 import cairn
@@ -113,13 +114,13 @@ class Counter:
         self.value = state["value"]
 
 
-def prepared(*registered):
+def prepared(*registered, **accelerator_options):
     """A fresh Accelerator (its state is a per-process singleton) with a model, AdamW that has
     stepped, a scheduler and a shuffling loader prepared, and ``registered`` registered."""
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     torch.manual_seed(0)
-    accelerator = Accelerator(cpu=True)
+    accelerator = Accelerator(cpu=True, **accelerator_options)
     model = torch.nn.Linear(4, 2)
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.5)
@@ -182,3 +183,10 @@ def test_resuming_inside_an_epoch_of_an_unseeded_random_sampler_warns(tmp_path, 
     with caplog.at_level(logging.WARNING, logger="cairn"):
         assert state.load().resume_batches == 1
     assert "use_seedable_sampler=True" in caplog.text
+
+
+def test_a_total_limit_of_accelerate_is_named_as_not_applying(tmp_path, caplog):
+    accelerator, _ = prepared(project_config=ProjectConfiguration(total_limit=3))
+    with caplog.at_level(logging.WARNING, logger="cairn"):
+        cairn.accelerate.CairnState(accelerator, tmp_path, num_serialized_models_to_keep=1)
+    assert "total_limit=3" in caplog.text and "num_serialized_models_to_keep" in caplog.text

@@ -190,3 +190,11 @@ def test_a_total_limit_of_accelerate_is_named_as_not_applying(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="cairn"):
         cairn.accelerate.CairnState(accelerator, tmp_path, num_serialized_models_to_keep=1)
     assert "total_limit=3" in caplog.text and "num_serialized_models_to_keep" in caplog.text
+
+
+def test_maybe_save_saves_inside_the_epoch_when_the_interval_has_passed(tmp_path):
+    accelerator, _ = prepared()
+    state = cairn.accelerate.CairnState(accelerator, tmp_path, model_save_interval=0)
+    assert state.maybe_save(epoch=1, batches_this_epoch=2)
+    (saved,) = cairn.list_directory(tmp_path).checkpoints
+    assert (saved.epoch, saved.batches_this_epoch) == (1, 2)

@@ -13,9 +13,9 @@ output folder. After it returns, ``save_state`` writes the optimizers, scheduler
 the scaler with ``torch.save`` (pickles) whatever the hook does, ``random_states_<rank>.pkl``
 always, and ``custom_checkpoint_<i>.pkl`` for every registered object; file by file into a
 folder with no commit, and ``load_state`` (automatic naming) takes the folder with the largest
-number, valid or not. Keeping those pickles out would mean emptying Accelerate's private lists of prepared
-objects around its call or replacing its functions: silent monkeypatching that breaks with
-its next release. So this helper reads those lists (``accelerator._models``,
+number, valid or not. Keeping those pickles out would mean emptying Accelerate's private lists
+of prepared objects around its call or replacing its functions: silent monkeypatching that
+breaks with its next release. So this helper reads those lists (``accelerator._models``,
 ``_optimizers``, ``_schedulers``, ``_dataloaders``, ``_custom_objects``; never writes them) and
 saves what ``save_state`` would through ``cairn.Checkpointer``.
 
@@ -34,6 +34,10 @@ the epoch only sees that generator after the draw, and no saved state gives the 
 epoch back (Accelerate's own ``save_state`` neither). With ``DataLoaderConfiguration(
 use_seedable_sampler=True)`` the order of epoch ``e`` is a function of (seed, ``e``): call
 ``dataloader.set_epoch(epoch)`` at the start of every epoch and a resumed epoch replays it.
+(The loader ``skip_first_batches`` returns counts its own passes, so the original one never
+learns that the resumed epoch ended.) Give the DataLoader a ``generator`` of its own too: torch
+draws a seed from it, or else from the global generator dropout draws from, whenever an epoch
+starts, and a resumed epoch starts once more than the uninterrupted one did.
 
 Several processes: every process calls ``save``/``load``; only the main one writes, the others
 return at once (a process that never saves takes no lock). Every process restores the main

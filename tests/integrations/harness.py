@@ -9,6 +9,7 @@ training ends. Runs of the same script must end with the same bytes in ``--final
 import json
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -105,6 +106,28 @@ def kill_at_random_instants(script: Path, args: Sequence[str], training_seconds:
 
 
 # ---- what a run leaves on disk ----
+
+@dataclass
+class Newest:
+    name: str
+    epoch: int
+    batches_this_epoch: "int | None"  # None for a save at the end of its epoch
+
+
+def newest_checkpoint(folder: Path) -> Newest:
+    """The newest checkpoint of a cairn directory, as a restore finds it: the listing's newest,
+    or a newer one a kill left published in checkpoints/ but not yet recorded in the ledger
+    (the listing shows it as "not yet recorded"; a restore takes it, as it verifies, and the
+    next save adopts it). Epoch and batches come from the name (docs/format.md:
+    ckpt-<seq>-epoch<E>-batch<B>, or ckpt-<seq>-epoch<E>-end)."""
+    import cairn
+    listing = cairn.list_directory(folder)
+    names = [info.name for info in listing.checkpoints] + \
+        [Path(entry.path).name for entry in listing.others if entry.kind == "not yet recorded"]
+    assert names, f"no checkpoint in {folder}"
+    name = max(names)  # the sequence number leads, zero-padded
+    epoch, batches = re.fullmatch(r"ckpt-\d+-epoch(\d+)-(?:batch(\d+)|end)", name).groups()
+    return Newest(name, int(epoch), None if batches is None else int(batches))
 
 PICKLE_PROTOCOL_MARK = 0x80  # a pickle of protocol 2 and later starts with 0x80, then the protocol
 ZIP_MARK = b"PK\x03\x04"     # torch.save's format is a zip holding data.pkl

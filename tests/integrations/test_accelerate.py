@@ -5,7 +5,6 @@ the uninterrupted run did; the directory holds only safetensors and JSON; a dama
 checkpoint is skipped; registered objects, accelerator.step and the dataloaders' state
 round-trip; an unstorable value is named."""
 import logging
-import re
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,11 @@ def step_of(info: cairn.CheckpointInfo) -> int:
 
 
 def newest_step_on_disk(folder: Path) -> int:
-    """The step of the newest checkpoint in ``folder``: the listing's newest, or a newer one a
-    kill left published in checkpoints/ but not yet recorded in the ledger (the listing shows
-    it as "not yet recorded"; restore takes it, as it verifies, and the next save adopts it).
-    Steps come from the names (docs/format.md: ckpt-<seq>-epoch<E>-batch<B> or -epoch<E>-end)."""
-    listing = cairn.list_directory(folder)
-    names = [info.name for info in listing.checkpoints] + \
-        [Path(entry.path).name for entry in listing.others if entry.kind == "not yet recorded"]
-    epoch, batches = re.fullmatch(r"ckpt-\d+-epoch(\d+)-(?:batch(\d+)|end)", max(names)).groups()
-    return int(epoch) * BATCHES + int(batches) if batches else (int(epoch) + 1) * BATCHES
+    """The step of the newest checkpoint in ``folder``, as a restore finds it."""
+    newest = harness.newest_checkpoint(folder)
+    if newest.batches_this_epoch is None:
+        return (newest.epoch + 1) * BATCHES
+    return newest.epoch * BATCHES + newest.batches_this_epoch
 
 
 def batch_orders(log: Path):

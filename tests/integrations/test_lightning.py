@@ -82,7 +82,7 @@ def test_killed_runs_end_with_the_weights_of_an_uninterrupted_run(tmp_path, unin
 
     # What "last" resolves to: the cairn directory (callback) or last.ckpt (Lightning's).
     newest_dir = run_dir if writer == "callback" else run_dir / "last.ckpt"
-    newest = cairn.list_directory(newest_dir).checkpoints[-1]
+    newest = harness.newest_checkpoint(newest_dir)
     final = harness.run(SCRIPT, args + ["--final", str(tmp_path / "final.st")])
     assert final.resumed_step == step_of(newest, 30), f"{newest}\n{final.output}\n{killed}"
     assert (tmp_path / "final.st").read_bytes() == weights, str(killed)

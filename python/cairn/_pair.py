@@ -7,7 +7,6 @@ it back, with the checkpoint it came from.
 """
 from typing import Any, Dict, Optional, Tuple
 
-from ._convert import encode
 from .info import CheckpointInfo
 from .loop_state import training_values
 
@@ -30,7 +29,9 @@ def save_pair(checkpointer: Any, model_state: Dict[str, Any], training_state: Di
     raises InvalidArgumentError naming its path (``training_state.loops.fit_loop...``) before
     anything is written. ``training_state`` must not use the keys cairn records itself
     ("epoch", "batches_this_epoch"): nest the framework's dict under a key of its own."""
-    pair = _Pair(encode(model_state, "model_state"), encode(training_state, "training_state"))
+    # save_checkpoint encodes the pair itself (naming the same paths): encoding it here as well
+    # would encode an int-keyed dict's marker a second time, which encode refuses.
+    pair = _Pair(model_state, training_state)
     checkpointer.save_checkpoint(int(epoch), pair, is_best_so_far, metrics,
                                  batches_this_epoch=batches_this_epoch)
 

@@ -29,11 +29,9 @@ def save_pair(checkpointer: Any, model_state: Dict[str, Any], training_state: Di
     raises InvalidArgumentError naming its path (``training_state.loops.fit_loop...``) before
     anything is written. ``training_state`` must not use the keys cairn records itself
     ("epoch", "batches_this_epoch"): nest the framework's dict under a key of its own."""
-    # save_checkpoint encodes the pair itself (naming the same paths): encoding it here as well
-    # would encode an int-keyed dict's marker a second time, which encode refuses.
-    pair = _Pair(model_state, training_state)
-    checkpointer.save_checkpoint(int(epoch), pair, is_best_so_far, metrics,
-                                 batches_this_epoch=batches_this_epoch)
+    # save_checkpoint converts the pair (cairn.Checkpointer's AllenNLP API).
+    checkpointer.save_checkpoint(int(epoch), _Pair(model_state, training_state), is_best_so_far,
+                                 metrics, batches_this_epoch=batches_this_epoch)
 
 
 def restore_pair(checkpointer: Any, *, copy: bool = False

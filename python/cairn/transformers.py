@@ -107,6 +107,37 @@ def _refuse_unsupported(trainer: Any) -> None:
                                        f"not with {why}")
 
 
+def _tied_names(state_dict: Dict[str, Any]) -> set:
+    """The names of a state_dict whose tensor is an earlier name's (GPT-2's lm_head.weight is
+    transformer.wte.weight): saved once, under the first name, as save_pretrained does."""
+    seen, tied = set(), set()
+    for name, tensor in state_dict.items():
+        if tensor.numel() == 0:
+            continue
+        key = (tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tuple(tensor.stride()))
+        if key in seen:
+            tied.add(name)
+        seen.add(key)
+    return tied
+
+
+def _model_state(model: Any) -> Dict[str, Any]:
+    state = model.state_dict()
+    tied = _tied_names(state)
+    return {name: tensor for name, tensor in state.items() if name not in tied}
+
+
+def _load_model_state(model: Any, saved: Dict[str, Any], where: str) -> None:
+    """Loads what _model_state saved; the tied names get their tensor through the first."""
+    result = model.load_state_dict(saved, strict=False)
+    missing = set(result.missing_keys) - _tied_names(model.state_dict())
+    if missing or result.unexpected_keys:
+        raise InvalidArgumentError(
+            f"{where} does not fit the {type(model).__name__}: missing "
+            f"{', '.join(sorted(missing)) or 'nothing'}; unexpected "
+            f"{', '.join(sorted(result.unexpected_keys)) or 'nothing'}")
+
+
 class CairnTrainerMixin:
     """Put first among the bases of a ``transformers.Trainer`` subclass: its checkpoints become
     cairn's (see the module's docstring). Keyword arguments, besides the Trainer's:
@@ -156,7 +187,7 @@ class CairnTrainerMixin:
                 self._cairn_restored = restore_pair(self.cairn_checkpointer())
             if self._cairn_restored is not None:
                 model_state, _, info = self._cairn_restored
-                self.model.load_state_dict(model_state)  # before accelerate prepares it
+                _load_model_state(self.model, model_state, info.path)  # before accelerate
                 self.cairn_resumed_from = info
             return super().train(None, trial, **kwargs)
         finally:
@@ -223,7 +254,7 @@ class CairnTrainerMixin:
             _logging.logger.warning("load_best_model_at_end: %s holds no best model",
                                     self.args.output_dir)
             return
-        self.model.load_state_dict(best)
+        _load_model_state(self.model, best, os.path.join(self.args.output_dir, "best"))
 
     # ---- saving ----
 
@@ -245,7 +276,7 @@ class CairnTrainerMixin:
         scaler = getattr(self.accelerator, "scaler", None)
         if scaler is not None:
             training["scaler"] = scaler.state_dict()
-        save_pair(self.cairn_checkpointer(), self.model.state_dict(), training,
+        save_pair(self.cairn_checkpointer(), _model_state(self.model), training,
                   **self._position(), is_best_so_far=is_best, metrics=self._metrics_of_this_step())
 
     def _position(self) -> Dict[str, Any]:

@@ -34,10 +34,12 @@ import cairn.transformers  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", required=True, help="the Trainer's output_dir: cairn's checkpoints")
+    parser.add_argument("--dir", required=True,
+                        help="the Trainer's output_dir, where cairn's checkpoints go")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--sequences", type=int, default=160, help="training sequences (8 a batch)")
     parser.add_argument("--save-steps", type=int, default=5)
+    parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--greater-is-better", action="store_true",
                         help="rank eval_loss highest first: the best kept is the worst model, "
@@ -94,6 +96,7 @@ def make_trainer(args):
         output_dir=args.dir, use_cpu=True, seed=args.seed, data_seed=args.seed,
         dataloader_num_workers=0, report_to="none", disable_tqdm=True,
         num_train_epochs=args.epochs, per_device_train_batch_size=8, per_device_eval_batch_size=32,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
         learning_rate=3e-3, warmup_steps=5, lr_scheduler_type="cosine", weight_decay=0.01,
         eval_strategy="steps", eval_steps=args.save_steps, logging_steps=args.save_steps,
         save_strategy="steps", save_steps=args.save_steps, save_total_limit=2,

@@ -54,11 +54,11 @@ from .errors import InvalidArgumentError
 from .info import CheckpointInfo
 from .rng import RngState
 
-# The Trainer methods overridden below; they are private, so their presence is checked here.
-_OVERRIDDEN = ("_save_checkpoint", "_init_training_state", "_inner_training_loop",
-               "_load_optimizer_and_scheduler", "_load_scaler", "_load_rng_state",
-               "_load_best_model")
-_missing = [name for name in _OVERRIDDEN if not hasattr(transformers.Trainer, name)]
+# The private Trainer methods overridden or called below: their presence is checked here.
+_PRIVATE = ("_save_checkpoint", "_init_training_state", "_inner_training_loop",
+            "_load_optimizer_and_scheduler", "_load_scaler", "_load_rng_state",
+            "_load_best_model", "_load_callback_state")
+_missing = [name for name in _PRIVATE if not hasattr(transformers.Trainer, name)]
 if _missing:
     raise ImportError(f"cairn.transformers needs Trainer.{', Trainer.'.join(_missing)}, which "
                       f"transformers {transformers.__version__} lacks (written for 5.23.0)")

@@ -35,9 +35,9 @@ def global_step(info):
     return cairn.load_file(info.training_state_path)["trainer_state"]["global_step"]
 
 
-def die_at_step(directory, step):
+def die_at_step(directory, step, args=ARGS):
     """Runs the example until it kills itself with SIGKILL when global step ``step`` ends."""
-    done = subprocess.run([sys.executable, str(EXAMPLE), *ARGS, "--dir", str(directory),
+    done = subprocess.run([sys.executable, str(EXAMPLE), *args, "--dir", str(directory),
                            "--die-at-step", str(step)], capture_output=True, text=True,
                           timeout=harness.TIMEOUT)
     assert done.returncode == -9 and f"dying after step {step}" in done.stdout, done.stderr
@@ -87,6 +87,21 @@ def test_a_run_killed_inside_an_epoch_continues_at_its_step(tmp_path, reference)
                                   "--final", str(tmp_path / "final.safetensors")])
     assert final.resumed_step == 25 and "training from step 25 of 60" in final.output
     assert (tmp_path / "final.safetensors").read_bytes() == reference[0]
+
+
+def test_gradient_accumulation_resumes_after_the_right_batches(tmp_path):
+    accumulating = [*ARGS, "--gradient-accumulation-steps", "2"]  # 10 steps of 2 batches an epoch
+    harness.run(EXAMPLE, [*accumulating, "--dir", str(tmp_path / "reference"),
+                          "--final", str(tmp_path / "reference.safetensors")])
+    directory = tmp_path / "run"
+    die_at_step(directory, 18, accumulating)
+    latest = newest(directory)
+    assert (latest.epoch, latest.batches_this_epoch, global_step(latest)) == (1, 10, 15)
+    final = harness.run(EXAMPLE, [*accumulating, "--dir", str(directory),
+                                  "--final", str(tmp_path / "final.safetensors")])
+    assert final.resumed_step == 15, final.output
+    assert (tmp_path / "final.safetensors").read_bytes() == \
+        (tmp_path / "reference.safetensors").read_bytes()
 
 
 def test_a_corrupted_newest_checkpoint_is_skipped_with_a_warning(tmp_path, reference):
@@ -156,7 +171,8 @@ def test_load_best_model_at_end_loads_cairns_best(example, tmp_path):
     assert trainer.state.best_global_step == 5
     model_state = trainer.model.state_dict()
     assert "lm_head.weight" not in best  # tied to transformer.wte.weight: saved once
-    assert model_state["lm_head.weight"].data_ptr() == model_state["transformer.wte.weight"].data_ptr()
+    assert model_state["lm_head.weight"].data_ptr() == \
+        model_state["transformer.wte.weight"].data_ptr()
     assert set(best) == set(model_state) - {"lm_head.weight"}
     for name, value in best.items():
         assert torch.equal(model_state[name], value), name

@@ -67,12 +67,11 @@ def test_killed_at_random_instants_ends_with_the_uninterrupted_bytes(tmp_path, r
                                              training_seconds=seconds)
     assert killed.kills >= 2, killed
     on_disk = newest(directory) if directory.exists() else None
+    step_on_disk = None if on_disk is None else global_step(on_disk)  # retention may delete it
     final = harness.run(EXAMPLE, [*ARGS, "--dir", str(directory),
                                   "--final", str(tmp_path / "final.safetensors")])
-    if on_disk is None:  # every kill landed before the first save
-        assert final.resumed_step is None, f"{killed}\n{final.output}"
-    else:
-        assert final.resumed_step == global_step(on_disk), f"{killed}\n{final.output}"
+    assert final.resumed_step == step_on_disk, f"{killed}\n{final.output}"  # None: afresh
+    if on_disk is not None:
         assert f"resumed from {on_disk.name} at step" in final.output
     assert (tmp_path / "final.safetensors").read_bytes() == expected, str(killed)
     harness.assert_only_safetensors_and_json(directory)
@@ -150,6 +149,15 @@ def test_the_trainers_own_checkpoints_fail_the_scan(tmp_path):
         {"optimizer.pt", "rng_state.pth", "scheduler.pt", "training_args.bin"}
     with pytest.raises(AssertionError, match="zip archive|pickle"):
         harness.assert_only_safetensors_and_json(directory)
+
+
+def test_the_scan_passes_a_killed_writers_partial_temporary_but_no_pickle(tmp_path):
+    (tmp_path / "retention.json").write_text("{}")
+    (tmp_path / ".retention.json.cairn-tmp.4242.3").write_bytes(b'{"queue": [')  # cut short
+    assert harness.assert_only_safetensors_and_json(tmp_path) == 2
+    (tmp_path / ".model.safetensors.cairn-tmp.4242.4").write_bytes(b"\x80\x04\x95")
+    with pytest.raises(AssertionError, match="is a pickle"):
+        harness.assert_only_safetensors_and_json(tmp_path)
 
 
 # ---- in this process ----

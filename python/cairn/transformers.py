@@ -181,14 +181,9 @@ class CairnTrainerMixin:
             raise InvalidArgumentError("cairn.transformers does not checkpoint hyperparameter "
                                        "searches (train(trial=...))")
         try:
-            self._cairn_restored = None
-            self.cairn_resumed_from = None
-            if resume_from_checkpoint:
-                self._cairn_restored = restore_pair(self.cairn_checkpointer())
-            if self._cairn_restored is not None:
-                model_state, _, info = self._cairn_restored
-                _load_model_state(self.model, model_state, info.path)  # before accelerate
-                self.cairn_resumed_from = info
+            restored = restore_pair(self.cairn_checkpointer()) if resume_from_checkpoint else None
+            self._cairn_restored = restored  # loaded by _init_training_state and _load_*
+            self.cairn_resumed_from = None if restored is None else restored[2]
             return super().train(None, trial, **kwargs)
         finally:
             self._cairn_restored = None
@@ -210,8 +205,11 @@ class CairnTrainerMixin:
         if self._cairn_restored is None:
             return super()._init_training_state(max_steps, num_update_steps_per_epoch,
                                                 num_train_epochs, resume_from_checkpoint, trial)
+        # After model_init made the model, before accelerate prepares it.
+        model_state, training, info = self._cairn_restored
+        _load_model_state(self.model, model_state, info.path)
         # What the Trainer does with a checkpoint's trainer_state.json, from cairn's copy.
-        self.state = TrainerState(**self._cairn_restored[1]["trainer_state"])
+        self.state = TrainerState(**training["trainer_state"])
         if self.state.best_model_checkpoint and not os.path.isdir(self.state.best_model_checkpoint):
             self.state.best_model_checkpoint = None
         compare_trainer_and_checkpoint_args(self.args, self.state)

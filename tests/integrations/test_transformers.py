@@ -186,6 +186,23 @@ def test_load_best_model_at_end_loads_cairns_best(example, tmp_path):
         assert torch.equal(model_state[name], value), name
 
 
+def test_a_resume_loads_the_model_after_model_init_made_it(example, tmp_path):
+    import torch
+    import transformers
+    first = example.make_trainer(example.parse_args(
+        ["--dir", str(tmp_path / "run"), "--epochs", "1", "--sequences", "40"]))
+    first.train(resume_from_checkpoint=True)  # 5 steps, saved at step 5
+    trained = {name: value.clone() for name, value in first.model.state_dict().items()}
+    config = first.model.config
+    again = cairn.transformers.CairnTrainer(
+        model_init=lambda: transformers.GPT2LMHeadModel(config), args=first.args,
+        train_dataset=first.train_dataset, eval_dataset=first.eval_dataset)
+    again.train(resume_from_checkpoint=True)  # at max_steps already: restores, trains nothing
+    assert again.cairn_resumed_from is not None and again.state.global_step == 5
+    for name, value in again.model.state_dict().items():
+        assert torch.equal(value, trained[name]), name
+
+
 def test_a_value_that_cannot_be_stored_is_named(example, tmp_path):
     import transformers
     from transformers.trainer_callback import ExportableState

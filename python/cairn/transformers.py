@@ -9,11 +9,9 @@ end of training); each save becomes one cairn checkpoint in ``args.output_dir``:
 ``state_dict()``, the optimizer, the LR scheduler, the gradient scaler (when there is one), the
 random generators (``cairn.RngState``: Python, NumPy, torch CPU and CUDA) and the
 ``TrainerState`` (global step, epoch, log history, best metric, stateful callbacks) as plain
-values, never pickled. No ``checkpoint-N/`` folder, ``optimizer.pt``, ``scheduler.pt``,
-``rng_state.pth``, ``trainer_state.json`` or ``training_args.bin`` is written. A resumed run
-takes the TrainerState back and the Trainer's own resume logic does the rest: it continues at
-the saved global step, skipping the batches of the epoch already trained on, and sets the
-generators back where the Trainer would.
+values, never pickled; no ``checkpoint-N/``, ``optimizer.pt``, ``rng_state.pth`` and the like
+is written. A resumed run takes the TrainerState back and the Trainer's own resume logic does
+the rest: it continues at the saved global step, skipping the batches already trained on.
 
 Retention is cairn's (docs/retention.md), replacing the Trainer's ``save_total_limit``
 rotation: ``save_total_limit`` becomes ``num_serialized_models_to_keep`` (None or <= 0 keeps
@@ -35,9 +33,8 @@ of ``train``; the training loop stays the Trainer's. These are private methods o
 5.23.0: importing this module checks they exist. ``CairnTrainerMixin`` goes before any Trainer
 subclass (``class MyTrainer(CairnTrainerMixin, Seq2SeqTrainer)``).
 
-Refused with InvalidArgumentError at construction: several processes, DeepSpeed, FSDP,
-``push_to_hub``, ``save_only_model``; and ``train(trial=...)`` (hyperparameter search) or a
-checkpoint path in ``resume_from_checkpoint`` (cairn resumes from the newest valid one).
+Refused (InvalidArgumentError): several processes, DeepSpeed, FSDP, ``push_to_hub``,
+``save_only_model``, ``train(trial=...)``, a path in ``resume_from_checkpoint``.
 """
 import dataclasses
 import os

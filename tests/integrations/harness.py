@@ -133,14 +133,27 @@ PICKLE_PROTOCOL_MARK = 0x80  # a pickle of protocol 2 and later starts with 0x80
 ZIP_MARK = b"PK\x03\x04"     # torch.save's format is a zip holding data.pkl
 
 
-def kind_of(path: Path) -> str:
-    """``"safetensors"`` or ``"json"`` for a file that is one (parsed, not guessed from its
-    name); otherwise AssertionError naming the file and what it looks like."""
-    data = path.read_bytes()
+# cairn writes a file atomically through ".<name>.cairn-tmp.<pid>.<n>" beside it (docs/format.md,
+# section 3); a process killed in the middle leaves that partial file behind, never read.
+CAIRN_TEMPORARY = re.compile(r"^\..+\.cairn-tmp\.\d+\.\d+$")
+
+
+def _refuse_pickle_and_zip(path: Path, data: bytes) -> None:
     if data[:1] and data[0] == PICKLE_PROTOCOL_MARK and data[1:2] and data[1] <= 5:
         raise AssertionError(f"{path} is a pickle")
     if data.startswith(ZIP_MARK):
         raise AssertionError(f"{path} is a zip archive (torch.save's format)")
+
+
+def kind_of(path: Path) -> str:
+    """``"safetensors"`` or ``"json"`` for a file that is one (parsed, not guessed from its
+    name); otherwise AssertionError naming the file and what it looks like. A temporary file
+    of a killed cairn writer (CAIRN_TEMPORARY) is ``"cairn temporary"`` unless it is a pickle
+    or a zip."""
+    data = path.read_bytes()
+    _refuse_pickle_and_zip(path, data)
+    if CAIRN_TEMPORARY.match(path.name):
+        return "cairn temporary"
     if len(data) >= 8:
         (header_size,) = struct.unpack("<Q", data[:8])
         if 8 + header_size <= len(data):
@@ -163,7 +176,8 @@ def kind_of(path: Path) -> str:
 
 def assert_only_safetensors_and_json(root: Path) -> int:
     """Every file under ``root`` is safetensors or JSON (cairn's lock file holds the writer's
-    pid, a JSON number; its owner markers are JSON too). Returns how many files were checked."""
+    pid, a JSON number; its owner markers are JSON too), or a killed cairn writer's partial
+    temporary file that is no pickle or zip. Returns how many files were checked."""
     files = [path for path in root.rglob("*") if path.is_file() and not path.is_symlink()]
     assert files, f"nothing was written under {root}"
     for path in files:

@@ -217,7 +217,7 @@ class CairnModelCheckpoint(ModelCheckpoint):
     with one of those two), ``save_on_train_epoch_end``, ``verbose``; ``save_last`` None or
     True. cairn's own: ``num_serialized_models_to_keep`` (default 1; all with
     ``save_top_k=-1``), ``keep_every_n_epochs``, ``keep_serialized_model_every_num_seconds``.
-    What it cannot honour raises InvalidArgumentError (docs/integrations/lightning.md lists it).
+    What it cannot honour raises InvalidArgumentError (docs/integrations.md lists it).
 
     Loading what it writes needs ``CairnCheckpointIO``: ``setup`` installs it in place of
     Lightning's default writer, and refuses any other. One process only.

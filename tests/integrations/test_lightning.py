@@ -290,7 +290,7 @@ def test_import_cairn_does_not_import_lightning():
 
 
 def test_a_plain_dataloader_is_not_resumed_mid_epoch_by_lightning(tmp_path):
-    """Why the example has ResumableLoader (docs/integrations/lightning.md): Lightning restores
+    """Why the example has ResumableLoader (docs/integrations.md): Lightning restores
     its loop counters (4 of 10 batches done) but iterates a plain DataLoader afresh and stops
     after the 6 left, training on batches 0-5 again instead of 4-9."""
     seen = []

@@ -8,10 +8,11 @@ with cairn, on the same model: GPT-2 small (124 M parameters) with AdamW's momen
 Each framework's module (bench/frameworks/<name>.py) builds the model inside the framework,
 takes one training step so the optimizer's moments exist, and times the call a training loop
 pays for at a save, alternating its two writers each repetition, deleting each checkpoint after
-it is timed. Reported: the median of the repetitions (and the fastest), the bytes of one
-checkpoint, and the framework's writer's median over cairn's. The frameworks' own writers
-(torch.save) do not fsync; cairn's commit does (every file, the manifest, the folder), and
-checksums every byte: the rows say so. `--gpt2 tiny` and `--check` make the smoke run of the
+it is timed; before each step every dirty page is written back (os.sync), so that no step pays
+for the one before. Reported: the median of the repetitions (and the fastest) over cairn's, the
+bytes of one checkpoint, and for the frameworks' own writers, which do not fsync, also the time
+until their bytes are on disk (the step, then os.sync). cairn's commit fsyncs every file, the
+manifest and the folder, and checksums every byte. `--gpt2 tiny` and `--check` make the smoke run of the
 test suite: every row present, nothing judged.
 """
 import argparse
@@ -72,18 +73,28 @@ def main() -> int:
 
 
 def print_table(rows) -> None:
-    cairn_median = {row["framework"]: statistics.median(row["seconds"]) for row in rows
+    """One line per writer: the median step, its fastest, and for the writers that do not fsync
+    also the median time until their bytes were on disk (os.sync after the step), each over
+    cairn's median step of the same framework (whose commit is on disk when it returns)."""
+    cairn_median = {row["module"]: statistics.median(row["seconds"]) for row in rows
                     if row["writer"].lower().startswith("cairn")}
-    print(f"\n{'framework':<13} {'writer':<44} {'median s':>9} {'fastest':>8} {'MB':>7} "
-          f"{'vs cairn':>8}")
+    print(f"\n{'framework':<13} {'writer':<60} {'median s':>9} {'fastest':>8} {'/ cairn':>8} "
+          f"{'on disk s':>10} {'/ cairn':>8} {'MB':>7}")
     for row in rows:
         median = statistics.median(row["seconds"])
-        ratio = median / cairn_median[row["framework"]] if row["framework"] in cairn_median else None
-        print(f"{row['framework']:<13} {row['writer']:<44} {median:>9.3f} "
-              f"{min(row['seconds']):>8.3f} {row['bytes'] / 1e6:>7.1f} "
-              f"{'' if ratio is None else f'{ratio:.2f}x':>8}")
+        cairn = cairn_median.get(row["module"])
+        durable = row.get("seconds_until_on_disk")
+        durable_median = statistics.median(durable) if durable else None
+        print(f"{row['module']:<13} {row['writer']:<60} {median:>9.3f} "
+              f"{min(row['seconds']):>8.3f} {ratio(median, cairn):>8} "
+              f"{'' if durable_median is None else f'{durable_median:.3f}':>10} "
+              f"{ratio(durable_median, cairn):>8} {row['bytes'] / 1e6:>7.1f}")
     for row in rows:
-        print(f"  {row['framework']}, {row['writer']}: {row['step']}")
+        print(f"  {row['module']}, {row['writer']}: {row['step']}")
+
+
+def ratio(seconds, cairn) -> str:
+    return "" if seconds is None or not cairn else f"{seconds / cairn:.2f}x"
 
 
 def check(rows, frameworks, repeat: int) -> int:

@@ -11,11 +11,12 @@ within each repetition; each checkpoint is deleted after it is timed.
 Import this module as part of a package (``frameworks.accelerate``) or by path: run from its
 own folder it would shadow the ``accelerate`` package it measures.
 """
-import gc
 import os
 import pathlib
 import shutil
 import time
+
+from . import timing
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -50,21 +51,22 @@ def measure(workdir: pathlib.Path, config, repeats: int) -> list:
     accelerator = _prepared(config)
     own = {"framework": "accelerate", "writer": "accelerator.save_state (safetensors + "
            "torch.save, no fsync)", "step": "accelerator.save_state(dir)", "seconds": [],
-           "bytes": 0}
+           "seconds_until_on_disk": [], "bytes": 0}
     ours = {"framework": "accelerate", "writer": "cairn.accelerate (fsync)",
             "step": "CairnState(accelerator, dir).save(epoch=0)", "seconds": [], "bytes": 0}
     for repetition in range(repeats):
         folder = workdir / f"accelerate-{repetition}"
-        gc.collect()
+        timing.settle()
         start = time.perf_counter()
         accelerator.save_state(str(folder))
         own["seconds"].append(time.perf_counter() - start)
+        own["seconds_until_on_disk"].append(timing.until_on_disk(start))
         own["bytes"] = _bytes(folder)
         shutil.rmtree(folder)
 
         folder = workdir / f"cairn-{repetition}"
         state = cairn.accelerate.CairnState(accelerator, folder)
-        gc.collect()
+        timing.settle()
         start = time.perf_counter()
         state.save(epoch=0)
         ours["seconds"].append(time.perf_counter() - start)

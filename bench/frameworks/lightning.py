@@ -11,11 +11,12 @@ repetition on the same trainer; each checkpoint is deleted after it is timed.
 Import this module as part of a package (``frameworks.lightning``) or by path: run from its own
 folder it would shadow the ``lightning`` package it measures.
 """
-import gc
 import os
 import pathlib
 import shutil
 import time
+
+from . import timing
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -65,7 +66,7 @@ def measure(workdir: pathlib.Path, config, repeats: int) -> list:
     trainer = _fitted(config)
     step = "trainer.save_checkpoint(path)"
     own = {"framework": "lightning", "writer": "TorchCheckpointIO (torch.save, no fsync)",
-           "step": step, "seconds": [], "bytes": 0}
+           "step": step, "seconds": [], "seconds_until_on_disk": [], "bytes": 0}
     ours = {"framework": "lightning", "writer": "CairnCheckpointIO (fsync)", "step": step,
             "seconds": [], "bytes": 0}
     writers = [(TorchCheckpointIO(), own, "torch"), (CairnCheckpointIO(), ours, "cairn")]
@@ -73,10 +74,12 @@ def measure(workdir: pathlib.Path, config, repeats: int) -> list:
         for writer, result, name in writers:
             trainer.strategy.checkpoint_io = writer
             path = workdir / f"{name}-{repetition}.ckpt"
-            gc.collect()
+            timing.settle()
             start = time.perf_counter()
             trainer.save_checkpoint(path)
             result["seconds"].append(time.perf_counter() - start)
+            if "seconds_until_on_disk" in result:
+                result["seconds_until_on_disk"].append(timing.until_on_disk(start))
             result["bytes"] = _bytes(path)
             if path.is_dir():
                 shutil.rmtree(path)

@@ -15,6 +15,8 @@ import shutil
 import time
 from typing import Any, Dict, List
 
+from . import timing
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -71,7 +73,8 @@ def measure(workdir: pathlib.Path, config: Any, repeats: int) -> List[Dict[str, 
     results = [
         {"framework": "transformers", "writer": "Trainer's own (save_pretrained + torch.save, "
                                                 "no fsync)",
-         "step": step, "seconds": [], "bytes": 0, "_save": own_writer},
+         "step": step, "seconds": [], "seconds_until_on_disk": [], "bytes": 0,
+         "_save": own_writer},
         {"framework": "transformers", "writer": "cairn CairnTrainer (fsync)",
          "step": step, "seconds": [], "bytes": 0, "_save": cairn_writer},
     ]
@@ -80,9 +83,12 @@ def measure(workdir: pathlib.Path, config: Any, repeats: int) -> List[Dict[str, 
             shutil.rmtree(output_dir, ignore_errors=True)
             output_dir.mkdir(parents=True)
             trainer.cairn_checkpointer()  # opened before the clock starts, as in training
+            timing.settle()
             started = time.perf_counter()
             folder = result["_save"]()
             result["seconds"].append(time.perf_counter() - started)
+            if "seconds_until_on_disk" in result:
+                result["seconds_until_on_disk"].append(timing.until_on_disk(started))
             result["bytes"] = _size(folder)
             trainer._cairn = None  # lets go of the directory before it is deleted
     shutil.rmtree(output_dir, ignore_errors=True)

@@ -58,6 +58,9 @@ from .info import CheckpointInfo
 from .rng import RngState, _byte_tensor
 
 _SHARDED = ("DEEPSPEED", "FSDP", "MEGATRON_LM", "XLA")
+# The Accelerator's private lists of what it prepared, read (never written) by CairnState:
+# checked when one is made, so that another Accelerate fails at once and says why.
+_PREPARED = ("_models", "_optimizers", "_schedulers", "_dataloaders", "_custom_objects")
 
 
 def _named(prefix: str, index: int) -> str:
@@ -79,6 +82,12 @@ class CairnState:
 
     def __init__(self, accelerator: "accelerate.Accelerator",
                  directory: "os.PathLike[str] | str", **options: Any) -> None:
+        missing = [name for name in _PREPARED if not isinstance(getattr(accelerator, name, None),
+                                                                 list)]
+        if missing:
+            raise InvalidArgumentError(
+                f"cairn.accelerate reads the Accelerator's {', '.join(missing)}, which accelerate "
+                f"{accelerate.__version__} does not have as lists (written for 1.15.0)")
         kind = getattr(accelerator.distributed_type, "value", str(accelerator.distributed_type))
         if kind in _SHARDED:
             raise InvalidArgumentError(f"cairn.accelerate does not save {kind} runs (their state "

@@ -54,7 +54,7 @@ from .rng import RngState
 # The private Trainer methods overridden or called below: their presence is checked here.
 _PRIVATE = ("_save_checkpoint", "_init_training_state", "_inner_training_loop",
             "_load_optimizer_and_scheduler", "_load_scaler", "_load_rng_state",
-            "_load_best_model", "_load_callback_state")
+            "_load_best_model", "_load_callback_state", "_finalize_training")
 _missing = [name for name in _PRIVATE if not hasattr(transformers.Trainer, name)]
 if _missing:
     raise ImportError(f"cairn.transformers needs Trainer.{', Trainer.'.join(_missing)}, which "
@@ -98,7 +98,10 @@ def _refuse_unsupported(trainer: Any) -> None:
                          (trainer.is_fsdp_enabled, "FSDP"),
                          (args.push_to_hub, "push_to_hub=True"),
                          (args.save_only_model, "save_only_model=True (a checkpoint that cannot "
-                                                "resume)")):
+                                                "resume)"),
+                         # The batch size it found is not restored yet: a resumed run that
+                         # fits another one would skip the wrong batches.
+                         (args.auto_find_batch_size, "auto_find_batch_size=True")):
         if refused:
             raise InvalidArgumentError(f"cairn.transformers saves single-process checkpoints; "
                                        f"not with {why}")
@@ -194,6 +197,16 @@ class CairnTrainerMixin:
             resume_from_checkpoint = self._cairn_restored[2].path
         return super()._inner_training_loop(*args, resume_from_checkpoint=resume_from_checkpoint,
                                             **kwargs)
+
+    def _finalize_training(self, *args: Any, **kwargs: Any) -> Any:
+        # With save_total_limit=1 the Trainer ends by deleting every checkpoint-* folder of
+        # output_dir but the best: retention is cairn's, and such folders (of a run without
+        # cairn) are not this trainer's to delete.
+        limit, self.args.save_total_limit = self.args.save_total_limit, None
+        try:
+            return super()._finalize_training(*args, **kwargs)
+        finally:
+            self.args.save_total_limit = limit
 
     def _init_training_state(self, max_steps: int, num_update_steps_per_epoch: int,
                              num_train_epochs: int, resume_from_checkpoint: Any,

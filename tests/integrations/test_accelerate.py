@@ -206,3 +206,10 @@ def test_maybe_save_saves_inside_the_epoch_when_the_interval_has_passed(tmp_path
     assert state.maybe_save(epoch=1, batches_this_epoch=2)
     (saved,) = cairn.list_directory(tmp_path).checkpoints
     assert (saved.epoch, saved.batches_this_epoch) == (1, 2)
+
+
+def test_an_accelerator_without_the_lists_it_reads_is_refused_naming_them(tmp_path):
+    accelerator, _ = prepared()
+    del accelerator._custom_objects  # as an Accelerate that renamed it would be
+    with pytest.raises(cairn.InvalidArgumentError, match=r"_custom_objects.*written for 1\.15\.0"):
+        cairn.accelerate.CairnState(accelerator, tmp_path)

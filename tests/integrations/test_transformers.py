@@ -3,6 +3,7 @@ killed with SIGKILL and run again ends with the same weights, byte for byte, as 
 never stopped; it resumes at the global step of the newest valid checkpoint; only safetensors
 and JSON are written; cairn's retention keeps the best by metric_for_best_model beside the
 last save_total_limit checkpoints."""
+import dataclasses
 import importlib.util
 import os
 import subprocess
@@ -231,3 +232,29 @@ def test_misuse_is_refused_clearly(example, tmp_path):
                                         num_serialized_models_to_keep=5)
     with pytest.raises(cairn.InvalidArgumentError, match="pass True"):
         trainer.train(resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-5"))
+
+
+def test_the_trainers_own_folders_of_an_earlier_run_are_left_alone(example, tmp_path):
+    # A plain Trainer with save_total_limit=1 ends by deleting every checkpoint-* folder but the
+    # best; CairnTrainer's retention is cairn's and deletes only cairn's checkpoints.
+    directory = tmp_path / "run"
+    earlier = directory / "checkpoint-3"
+    earlier.mkdir(parents=True)
+    (earlier / "notes.json").write_text("{}")
+    options = example.parse_args(["--dir", str(directory), "--epochs", "1", "--sequences", "40"])
+    made = example.make_trainer(options)
+    trainer = cairn.transformers.CairnTrainer(
+        model=made.model, args=dataclasses.replace(made.args, save_total_limit=1),
+        train_dataset=made.train_dataset, eval_dataset=made.eval_dataset)
+    trainer.train(resume_from_checkpoint=True)
+    assert trainer.state.best_model_checkpoint is not None  # the Trainer's deletion would run
+    assert (earlier / "notes.json").exists()
+    assert trainer.args.save_total_limit == 1
+
+
+def test_auto_find_batch_size_is_refused(example, tmp_path):
+    made = example.make_trainer(example.parse_args(["--dir", str(tmp_path / "run")]))
+    with pytest.raises(cairn.InvalidArgumentError, match="auto_find_batch_size"):
+        cairn.transformers.CairnTrainer(
+            model=made.model, args=dataclasses.replace(made.args, auto_find_batch_size=True),
+            eval_dataset=made.eval_dataset)

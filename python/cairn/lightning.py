@@ -21,6 +21,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning_utilities.core.apply_func import apply_to_collection
 
 from . import _logging, tools
+from ._lightning_folders import check_save_target, is_cairn_dir as _is_cairn_dir
 from ._lightning_tree import from_pair, position, to_pair
 from ._pair import restore_pair, save_pair
 from ._convert import encode
@@ -41,12 +42,6 @@ def _folder(path: Any) -> str:
     if "://" in folder:
         raise InvalidArgumentError(f"{folder}: cairn.lightning writes to local paths only")
     return os.path.abspath(folder)
-
-
-def _is_cairn_dir(folder: str) -> bool:
-    """Whether ``folder`` has the layout of a cairn serialization directory."""
-    return os.path.isfile(os.path.join(folder, "retention.json")) and \
-        os.path.isdir(os.path.join(folder, "checkpoints"))
 
 
 def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], *,
@@ -113,6 +108,7 @@ class CairnCheckpointIO(CheckpointIO):
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise InvalidArgumentError(f"{folder} is a file, not a cairn folder (written by "
                                        "another CheckpointIO?): remove it or save elsewhere")
+        check_save_target(folder, own=folder in _writers)
 
         def opened() -> Checkpointer:
             os.makedirs(folder, exist_ok=True)

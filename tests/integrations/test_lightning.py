@@ -316,3 +316,24 @@ def test_a_plain_dataloader_is_not_resumed_mid_epoch_by_lightning(tmp_path):
     trainer(1, plugins=[CairnCheckpointIO()], enable_checkpointing=False).fit(
         Records(), data, ckpt_path=tmp_path / "epoch=0-step=4.ckpt")
     assert seen == [0, 1, 2, 3, 4, 5]
+
+
+# ---- what the plugin refuses to write into or delete ----
+
+def test_saving_by_hand_into_a_callbacks_directory_or_its_checkpoints_is_refused(tmp_path):
+    best_two = CairnModelCheckpoint(dirpath=tmp_path, monitor="val_loss", save_top_k=2)
+    fit = trainer(5, best_two)
+    fit.fit(Scripted(batches=4, epochs=5))
+    kept = [info.name for info in cairn.list_directory(tmp_path).checkpoints]
+    assert len(kept) == 3
+    for target, why in ((tmp_path, "keep-1 save would delete"),
+                        (best_two.last_model_path, "committed cairn checkpoint"),
+                        (best_two.best_model_path, "committed cairn checkpoint"),
+                        (tmp_path / "best-versions" / "new.ckpt", "inside the cairn directory"),
+                        (tmp_path / "checkpoints" / "new.ckpt", "inside the cairn directory"),
+                        (tmp_path / "new.ckpt", "inside the cairn directory")):
+        with pytest.raises(cairn.InvalidArgumentError, match=why):
+            fit.save_checkpoint(target)
+    assert [info.name for info in cairn.list_directory(tmp_path).checkpoints] == kept
+    assert not (tmp_path / "new.ckpt").exists()
+    assert harness.assert_only_safetensors_and_json(tmp_path) > 0

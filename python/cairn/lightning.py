@@ -21,7 +21,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning_utilities.core.apply_func import apply_to_collection
 
 from . import _logging, tools
-from ._lightning_folders import check_save_target, is_cairn_dir as _is_cairn_dir
+from ._lightning_folders import check_save_target, foreign_entries, is_cairn_dir as _is_cairn_dir
 from ._lightning_tree import from_pair, position, to_pair
 from ._pair import restore_pair, save_pair
 from ._convert import encode
@@ -29,9 +29,6 @@ from .checkpointer import Checkpointer
 from .errors import CorruptDataError, InvalidArgumentError, LockedError
 from .files import load_file
 
-# The names cairn writes into a serialization directory (docs/format.md, section 4).
-_CAIRN_NAMES = {"cairn.lock", "retention.json", "retention-segments", "staging", "checkpoints",
-                "best", "best-versions"}
 # Checkpointers alive in this process by folder (a CairnModelCheckpoint's), so that a load from
 # that folder reads through the writer that holds it instead of failing with LockedError.
 _writers: Dict[str, Checkpointer] = {}
@@ -167,13 +164,11 @@ class CairnCheckpointIO(CheckpointIO):
         if not os.path.isdir(folder) or not _is_cairn_dir(folder):
             raise InvalidArgumentError(f"not removing {folder}: it is not a cairn folder (no "
                                        "retention.json and checkpoints/), so cairn did not write it")
-        foreign = sorted(name for name in os.listdir(folder) if name not in _CAIRN_NAMES
-                         and not (name.startswith(".") and ".cairn-tmp." in name))
+        foreign = foreign_entries(folder)
         listing = tools.list_directory(folder)
-        foreign += [entry.path for entry in listing.others if entry.kind == "not written by cairn"]
         if foreign:
-            raise InvalidArgumentError(f"not removing {folder}: it holds what cairn did not "
-                                       f"write: {', '.join(foreign)}")
+            raise InvalidArgumentError(f"not removing {folder}: it holds what CairnCheckpointIO "
+                                       f"did not write: {', '.join(foreign)}")
         if listing.writer_pid is not None or folder in _writers:
             raise LockedError(f"not removing {folder}: a writer (pid {listing.writer_pid}) "
                               "holds it")

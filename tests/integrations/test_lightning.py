@@ -337,3 +337,29 @@ def test_saving_by_hand_into_a_callbacks_directory_or_its_checkpoints_is_refused
     assert [info.name for info in cairn.list_directory(tmp_path).checkpoints] == kept
     assert not (tmp_path / "new.ckpt").exists()
     assert harness.assert_only_safetensors_and_json(tmp_path) > 0
+
+
+def test_remove_checkpoint_refuses_a_folder_holding_anything_cairn_did_not_write(tmp_path):
+    io = CairnCheckpointIO()
+    ours = tmp_path / "ours.ckpt"
+    io.save_checkpoint({"epoch": 0, "global_step": 1, "state_dict": {"w": torch.ones(2)}}, ours)
+    committed = Path(cairn.list_directory(ours).checkpoints[0].path)
+    staged = ours / "staging" / f"{committed.name}.4242.0"  # a crashed writer's leftover
+    staged.mkdir()
+    (staged / "model.safetensors").write_bytes(b"partial")
+    foreign = [committed / "notes.txt", ours / "staging" / "myfolder",
+               ours / "staging" / f"{committed.name}.4242.1" / "notes.txt",
+               ours / "checkpoints" / "mine", ours / "retention-segments" / "mine.json",
+               ours / "best-versions"]
+    for path in foreign:
+        if path.suffix:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text("mine")
+        else:
+            path.mkdir()
+        with pytest.raises(cairn.InvalidArgumentError, match=f"did not write: {path}$"):
+            io.remove_checkpoint(ours)
+        assert path.exists()
+        path.unlink() if path.suffix else path.rmdir()
+    io.remove_checkpoint(ours)  # cairn's names only, the leftover among them
+    assert os.listdir(tmp_path) == []

@@ -10,6 +10,7 @@ Only ``import cairn.lightning`` imports Lightning; ``import cairn`` never does.
 """
 import math
 import os
+import re
 import shutil
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -39,6 +40,14 @@ def _folder(path: Any) -> str:
     if "://" in folder:
         raise InvalidArgumentError(f"{folder}: cairn.lightning writes to local paths only")
     return os.path.abspath(folder)
+
+
+def _is_last_name(name: str) -> bool:
+    """Whether ``name`` is the one ModelCheckpoint gives its last checkpoint (``last.ckpt``,
+    ``last-v1.ckpt``...): the only save whose damage a sibling may stand in for, as it is what
+    ``ckpt_path="last"`` resumes from; a named checkpoint is loaded as named, or not at all."""
+    last, extension = ModelCheckpoint.CHECKPOINT_NAME_LAST, ModelCheckpoint.FILE_EXTENSION
+    return re.fullmatch(rf"{re.escape(last)}(?:-v\d+)?{re.escape(extension)}", name) is not None
 
 
 def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], *,
@@ -123,7 +132,7 @@ class CairnCheckpointIO(CheckpointIO):
         if os.path.isfile(os.path.join(folder, "MANIFEST.json")):
             return _moved(_read_one(folder), map_location)
         restored = _restore(folder) if _is_cairn_dir(folder) else None
-        if restored is None and folder.endswith(ModelCheckpoint.FILE_EXTENSION):
+        if restored is None and _is_last_name(os.path.basename(folder)):
             restored = self._newest_beside(folder)
         if restored is None:
             raise CorruptDataError(f"{folder} holds no cairn checkpoint that verifies")

@@ -8,6 +8,7 @@ import importlib.util
 import logging
 import math
 import os
+import re
 import subprocess
 import sys
 from collections import OrderedDict
@@ -129,6 +130,18 @@ def test_a_corrupted_last_ckpt_falls_back_to_the_newest_valid_folder_beside_it(t
     assert loaded["global_step"] == 16
     warning = " ".join(record.getMessage() for record in caplog.records)
     assert str(tmp_path / "last.ckpt") in warning and "epoch=1-step=16.ckpt" in warning
+
+
+
+def test_a_damaged_named_checkpoint_is_refused_not_replaced_by_a_sibling(tmp_path):
+    every_epoch = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=-1)
+    trainer(2, every_epoch, plugins=[CairnCheckpointIO()]).fit(example.Regression(batches=8))
+    named = tmp_path / "epoch=1-step=16.ckpt"  # what ckpt_path="best" resolves to, say
+    harness.flip_a_byte(Path(cairn.list_directory(named).checkpoints[-1].model_path))
+    with pytest.raises(cairn.CorruptDataError, match=re.escape(str(named))):
+        CairnCheckpointIO().load_checkpoint(named)
+    (tmp_path / "last-v1.ckpt").mkdir()  # a version of the last name: falls back, to last.ckpt
+    assert CairnCheckpointIO().load_checkpoint(tmp_path / "last-v1.ckpt")["global_step"] == 16
 
 
 # ---- what is stored, and what is refused ----

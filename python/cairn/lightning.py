@@ -8,6 +8,7 @@
 
 Only ``import cairn.lightning`` imports Lightning; ``import cairn`` never does.
 """
+import itertools
 import math
 import os
 import re
@@ -33,6 +34,7 @@ from .files import load_file
 # Checkpointers alive in this process by folder (a CairnModelCheckpoint's), so that a load from
 # that folder reads through the writer that holds it instead of failing with LockedError.
 _writers: Dict[str, Checkpointer] = {}
+_hidden = itertools.count()  # numbers the hidden folders of this process
 
 
 def _folder(path: Any) -> str:
@@ -59,6 +61,38 @@ def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], 
     epoch, batches = position(checkpoint)
     save_pair(checkpointer(), weights, training_state, epoch=epoch, batches_this_epoch=batches,
               is_best_so_far=is_best_so_far, metrics=metrics)
+
+
+def _save_new(folder: str, checkpoint: Dict[str, Any]) -> None:
+    """The first save to ``folder``, whole or not there: built as a hidden sibling, then renamed
+    to the name, so that a kill never leaves ``last.ckpt/`` without a checkpoint. The sibling's
+    name holds no "last", which Lightning's search for last checkpoints would take."""
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    building = os.path.join(parent, f".cairn-new.{os.getpid()}.{next(_hidden)}")
+    opened = []
+
+    def opening() -> Checkpointer:
+        opened.append(Checkpointer(building, num_serialized_models_to_keep=1))
+        return opened[-1]
+    try:
+        _save(opening, checkpoint)
+        opened.pop().wait()  # the last reference: its lock is released
+        _fsync(building)
+        os.rename(building, folder)
+        _fsync(parent)
+    except BaseException:
+        opened.clear()
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+
+
+def _fsync(folder: str) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _restore(folder: str) -> Optional[Tuple[Dict[str, Any], Dict[str, Any], Any]]:
@@ -115,11 +149,11 @@ class CairnCheckpointIO(CheckpointIO):
             raise InvalidArgumentError(f"{folder} is a file, not a cairn folder (written by "
                                        "another CheckpointIO?): remove it or save elsewhere")
         check_save_target(folder, own=folder in _writers)
-
-        def opened() -> Checkpointer:
-            os.makedirs(folder, exist_ok=True)
-            return _writers.get(folder) or Checkpointer(folder, num_serialized_models_to_keep=1)
-        _save(opened, checkpoint)
+        if folder in _writers or os.path.isdir(folder):
+            _save(lambda: _writers.get(folder) or
+                  Checkpointer(folder, num_serialized_models_to_keep=1), checkpoint)
+        else:
+            _save_new(folder, checkpoint)
 
     def load_checkpoint(self, path: Any, map_location: Optional[Any] = None,
                         weights_only: Optional[bool] = None) -> Dict[str, Any]:
@@ -182,9 +216,10 @@ class CairnCheckpointIO(CheckpointIO):
             raise LockedError(f"not removing {folder}: a writer (pid {listing.writer_pid}) "
                               "holds it")
         # Out of Lightning's sight in one rename first, so that a kill during the deletion
-        # leaves no half folder under the name: at worst a hidden one nobody loads.
+        # leaves no half folder under the name: at worst a hidden one nobody loads (its name
+        # without "last", which Lightning's search for last checkpoints would take).
         doomed = os.path.join(os.path.dirname(folder),
-                              f".{os.path.basename(folder)}.cairn-removed.{os.getpid()}")
+                              f".cairn-removed.{os.getpid()}.{next(_hidden)}")
         os.rename(folder, doomed)
         shutil.rmtree(doomed)
 

@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import OrderedDict
@@ -142,6 +143,48 @@ def test_a_damaged_named_checkpoint_is_refused_not_replaced_by_a_sibling(tmp_pat
         CairnCheckpointIO().load_checkpoint(named)
     (tmp_path / "last-v1.ckpt").mkdir()  # a version of the last name: falls back, to last.ckpt
     assert CairnCheckpointIO().load_checkpoint(tmp_path / "last-v1.ckpt")["global_step"] == 16
+
+
+
+def test_a_first_save_appears_whole_under_its_name_or_not_at_all(tmp_path, monkeypatch):
+    """A kill during the first save to last.ckpt must not leave last.ckpt/ without a checkpoint:
+    while it is written, the name does not exist, and what does holds no "last" (Lightning's
+    search for last checkpoints takes any entry whose name contains it)."""
+    import cairn.lightning as plugin
+    target, seen = tmp_path / "last.ckpt", []
+
+    def save_pair(checkpointer, *args, **kwargs):
+        real_save_pair(checkpointer, *args, **kwargs)  # committed: a kill now keeps it
+        seen.append((target.exists(), os.listdir(tmp_path)))
+    real_save_pair = plugin.save_pair
+    monkeypatch.setattr(plugin, "save_pair", save_pair)
+    state = {"epoch": 0, "global_step": 1, "state_dict": {"w": torch.ones(2)}}
+    plugin.CairnCheckpointIO().save_checkpoint(state, target)
+    plugin.CairnCheckpointIO().save_checkpoint(state, target)  # the second goes into it
+    (exists, entries), again = seen
+    assert not exists and len(entries) == 1 and "last" not in entries[0], seen
+    assert again == (True, ["last.ckpt"])
+    assert os.listdir(tmp_path) == ["last.ckpt"]
+    assert len(cairn.list_directory(target).checkpoints) == 1
+
+    removed = []
+    monkeypatch.setattr(plugin.shutil, "rmtree", lambda path: removed.append(path))
+    plugin.CairnCheckpointIO().remove_checkpoint(target)
+    assert len(removed) == 1 and "last" not in os.path.basename(removed[0]), removed
+
+
+def test_an_empty_last_ckpt_resumes_from_the_newest_valid_folder_beside_it(tmp_path, caplog):
+    every_epoch = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=-1)
+    trainer(2, every_epoch, plugins=[CairnCheckpointIO()]).fit(example.Regression(batches=8))
+    shutil.rmtree(tmp_path / "last.ckpt")
+    (tmp_path / "last.ckpt").mkdir()  # what a kill during an older cairn's first save left
+    again = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=-1)
+    resumed = trainer(3, again, plugins=[CairnCheckpointIO()])
+    with caplog.at_level(logging.WARNING, logger="cairn"):
+        resumed.fit(example.Regression(batches=8), ckpt_path="last")
+    assert "epoch=1-step=16.ckpt" in caplog.text and str(tmp_path / "last.ckpt") in caplog.text
+    assert resumed.global_step == 24
+    assert cairn.list_directory(tmp_path / "last.ckpt").checkpoints[-1].epoch == 2
 
 
 # ---- what is stored, and what is refused ----

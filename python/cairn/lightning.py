@@ -332,8 +332,14 @@ class CairnModelCheckpoint(ModelCheckpoint):
             checkpointer.wait()
 
     def _find_last_checkpoints(self, trainer: Any) -> set:
+        """``dirpath`` when it holds a checkpoint a restore would take: one the ledger records,
+        or one a kill left published but not yet recorded (the next save adopts it)."""
         folder = _folder(self.dirpath)
-        has_one = _is_cairn_dir(folder) and tools.list_directory(folder).checkpoints
+        if not _is_cairn_dir(folder):
+            return set()
+        listing = tools.list_directory(folder)
+        has_one = listing.checkpoints or \
+            any(entry.kind == "not yet recorded" for entry in listing.others)
         return {folder} if has_one else set()
 
     def _save_last_checkpoint(self, trainer: Any, monitor_candidates: Dict[str, Any]) -> None:

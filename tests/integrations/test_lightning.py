@@ -4,6 +4,7 @@ that has lightning; nothing here is skipped).
 The kill tests run examples/lightning_resume.py in subprocesses (harness.py's protocol); the
 others train tiny modules in this process.
 """
+import dataclasses
 import importlib.util
 import logging
 import math
@@ -185,6 +186,30 @@ def test_an_empty_last_ckpt_resumes_from_the_newest_valid_folder_beside_it(tmp_p
     assert "epoch=1-step=16.ckpt" in caplog.text and str(tmp_path / "last.ckpt") in caplog.text
     assert resumed.global_step == 24
     assert cairn.list_directory(tmp_path / "last.ckpt").checkpoints[-1].epoch == 2
+
+
+
+def test_last_finds_a_checkpoint_published_but_not_yet_recorded(tmp_path, monkeypatch):
+    """A kill between publishing a checkpoint and recording it in the ledger leaves it in
+    checkpoints/, listed as "not yet recorded": "last" must still resolve to dirpath (a restore
+    takes it), or the rerun would silently train from scratch. The listing of that instant is
+    made from the real one, as no public API stops a save between the two steps."""
+    import cairn.lightning as plugin
+    trainer(1, CairnModelCheckpoint(dirpath=tmp_path)).fit(example.Regression(batches=8))
+    real = cairn.list_directory(tmp_path)
+    (only,) = real.checkpoints
+    killed = dataclasses.replace(real, checkpoints=(), latest=None, others=real.others + (
+        cairn.tools.ForeignEntry(path=only.path, kind="not yet recorded"),))
+    monkeypatch.setattr(plugin.tools, "list_directory",
+                        lambda folder: killed if Path(folder) == tmp_path else real)
+    trained = []
+
+    class Counts(pl.Callback):
+        def on_train_batch_end(self, *args):
+            trained.append(1)
+    resumed = trainer(2, CairnModelCheckpoint(dirpath=tmp_path), Counts())
+    resumed.fit(example.Regression(batches=8), ckpt_path="last")
+    assert resumed.global_step == 16 and len(trained) == 8  # epoch 1 only: resumed
 
 
 # ---- what is stored, and what is refused ----

@@ -13,7 +13,7 @@ import math
 import os
 import re
 import shutil
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import lightning.pytorch as pl
 import torch
@@ -30,6 +30,28 @@ from ._convert import encode
 from .checkpointer import Checkpointer
 from .errors import CorruptDataError, InvalidArgumentError, LockedError
 from .files import load_file
+
+
+def _missing_private() -> List[str]:
+    """The private Lightning APIs used below that this Lightning lacks (tested with 2.6.6)."""
+    from lightning.pytorch.strategies import Strategy
+    from lightning.pytorch.trainer.connectors.checkpoint_connector import _CheckpointConnector
+    callback = ModelCheckpoint()
+    missing = [f"ModelCheckpoint.{name}" for name in (
+        "_save_topk_checkpoint", "_save_last_checkpoint", "_find_last_checkpoints",
+        "_last_global_step_saved", "_last_checkpoint_saved", "_every_n_epochs", "current_score",
+        "best_model_score", "best_model_path", "last_model_path") if not hasattr(callback, name)]
+    if not hasattr(_CheckpointConnector, "dump_checkpoint"):
+        missing.append("_CheckpointConnector.dump_checkpoint")
+    if "_checkpoint_io" not in Strategy.__init__.__code__.co_names:
+        missing.append("Strategy._checkpoint_io")
+    return missing
+
+
+_missing = _missing_private()
+if _missing:
+    raise ImportError(f"cairn.lightning needs {', '.join(_missing)}, which lightning "
+                      f"{pl.__version__} lacks (written for 2.6.6)")
 
 # Checkpointers alive in this process by folder (a CairnModelCheckpoint's), so that a load from
 # that folder reads through the writer that holds it instead of failing with LockedError.

@@ -444,3 +444,13 @@ def test_remove_checkpoint_refuses_a_folder_holding_anything_cairn_did_not_write
         path.unlink() if path.suffix else path.rmdir()
     io.remove_checkpoint(ours)  # cairn's names only, the leftover among them
     assert os.listdir(tmp_path) == []
+
+
+def test_a_lightning_without_the_private_apis_used_is_refused_on_import():
+    code = ("from lightning.pytorch.callbacks import ModelCheckpoint\n"
+            "del ModelCheckpoint._find_last_checkpoints\n"
+            "import cairn.lightning\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "ImportError: cairn.lightning needs ModelCheckpoint._find_last_checkpoints" in \
+        run.stderr and "2.6.6" in run.stderr, run.stderr

@@ -140,7 +140,7 @@ def _read_one(folder: str) -> Dict[str, Any]:
     training_file = os.path.join(folder, "training_state.safetensors")
     if not os.path.isfile(training_file):
         return {"state_dict": model_state, "pytorch-lightning_version": pl.__version__}
-    return from_pair(model_state, load_file(training_file))
+    return from_pair(model_state, load_file(training_file), folder)
 
 
 class CairnCheckpointIO(CheckpointIO):
@@ -192,7 +192,7 @@ class CairnCheckpointIO(CheckpointIO):
             restored = self._newest_beside(folder)
         if restored is None:
             raise CorruptDataError(f"{folder} holds no cairn checkpoint that verifies")
-        return _moved(from_pair(restored[0], restored[1]), map_location)
+        return _moved(from_pair(restored[0], restored[1], restored[2].path), map_location)
 
     @staticmethod
     def _newest_beside(folder: str) -> Tuple[Dict[str, Any], Dict[str, Any], Any]:

@@ -454,3 +454,14 @@ def test_a_lightning_without_the_private_apis_used_is_refused_on_import():
     assert run.returncode != 0
     assert "ImportError: cairn.lightning needs ModelCheckpoint._find_last_checkpoints" in \
         run.stderr and "2.6.6" in run.stderr, run.stderr
+
+
+def test_a_cairn_folder_not_written_by_cairn_lightning_is_refused_naming_it(tmp_path):
+    from cairn._pair import save_pair
+    save_pair(cairn.Checkpointer(str(tmp_path / "other.ckpt")), {"w": torch.ones(2)},
+              {"step": 1}, epoch=0)
+    (info,) = cairn.list_directory(tmp_path / "other.ckpt").checkpoints
+    for path in (tmp_path / "other.ckpt", Path(info.path)):
+        with pytest.raises(cairn.InvalidArgumentError,
+                           match=f"{re.escape(info.path)}: not written by cairn.lightning"):
+            CairnCheckpointIO().load_checkpoint(path)

@@ -20,6 +20,8 @@ import torch
 from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning_utilities.core.apply_func import apply_to_collection
 
 from . import _logging, tools
@@ -34,6 +36,7 @@ from .files import load_file
 
 def _missing_private() -> List[str]:
     """The private Lightning APIs used below that this Lightning lacks (tested with 2.6.6)."""
+    from lightning.pytorch.loops.evaluation_loop import _EvaluationLoop
     from lightning.pytorch.strategies import Strategy
     from lightning.pytorch.trainer.connectors.checkpoint_connector import _CheckpointConnector
     callback = ModelCheckpoint()
@@ -41,6 +44,8 @@ def _missing_private() -> List[str]:
         "_save_topk_checkpoint", "_save_last_checkpoint", "_find_last_checkpoints",
         "_last_global_step_saved", "_last_checkpoint_saved", "_every_n_epochs", "current_score",
         "best_model_score", "best_model_path", "last_model_path") if not hasattr(callback, name)]
+    if "_has_run" not in _EvaluationLoop.__init__.__code__.co_names:
+        missing.append("_EvaluationLoop._has_run")
     if not hasattr(_CheckpointConnector, "dump_checkpoint"):
         missing.append("_CheckpointConnector.dump_checkpoint")
     if "_checkpoint_io" not in Strategy.__init__.__code__.co_names:
@@ -301,6 +306,10 @@ class CairnModelCheckpoint(ModelCheckpoint):
         if save_last not in (None, True):
             raise InvalidArgumentError(f"CairnModelCheckpoint cannot honour save_last="
                                        f"{save_last!r}: every save is a last one")
+        if num_serialized_models_to_keep == 0:
+            raise InvalidArgumentError("CairnModelCheckpoint cannot honour "
+                                       "num_serialized_models_to_keep=0: the newest checkpoint "
+                                       "is always kept (it is what \"last\" resumes from)")
         if save_top_k == 0:
             raise InvalidArgumentError("CairnModelCheckpoint cannot honour save_top_k=0: cairn "
                                        "keeps the newest checkpoint (see "
@@ -373,6 +382,8 @@ class CairnModelCheckpoint(ModelCheckpoint):
         if self._checkpointer is None:
             raise InvalidArgumentError("CairnModelCheckpoint saves only while fitting")
         metrics, improved = {}, False
+        if self.monitor and self.monitor not in monitor_candidates:
+            self._no_monitored_value(trainer, monitor_candidates)
         current = monitor_candidates.get(self.monitor) if self.monitor else None
         if current is not None:
             value = float(current)
@@ -390,3 +401,13 @@ class CairnModelCheckpoint(ModelCheckpoint):
         saved = self._checkpointer.list_checkpoints()[-1]
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = self.last_model_path = saved.path
+
+    def _no_monitored_value(self, trainer: Any, monitor_candidates: Dict[str, Any]) -> None:
+        """As ModelCheckpoint does: an error once validation has run (the key will never be
+        there), before then a warning, and the save goes on without the metric."""
+        message = (f"`ModelCheckpoint(monitor={self.monitor!r})` could not find the monitored key "
+                   f"in the returned metrics: {list(monitor_candidates)}. HINT: Did you call "
+                   f"`log({self.monitor!r}, value)` in the `LightningModule`?")
+        if trainer.fit_loop.epoch_loop.val_loop._has_run:
+            raise MisconfigurationException(message)
+        rank_zero_warn(message)

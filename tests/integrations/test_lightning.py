@@ -308,7 +308,8 @@ def test_remove_checkpoint_deletes_only_cairns_folders(tmp_path):
 def test_lightning_arguments_cairn_cannot_honour_are_refused(tmp_path):
     for refused in ({"filename": "{epoch}"}, {"save_weights_only": True},
                     {"save_last": "link"}, {"save_top_k": 0}, {"save_on_exception": True},
-                    {"enable_version_counter": False}, {"every_n_steps": 3}):
+                    {"enable_version_counter": False}, {"every_n_steps": 3},
+                    {"num_serialized_models_to_keep": 0}):
         with pytest.raises(cairn.InvalidArgumentError, match=next(iter(refused))):
             CairnModelCheckpoint(dirpath=tmp_path, **refused)
     with pytest.raises(cairn.InvalidArgumentError, match="dirpath"):
@@ -465,3 +466,13 @@ def test_a_cairn_folder_not_written_by_cairn_lightning_is_refused_naming_it(tmp_
         with pytest.raises(cairn.InvalidArgumentError,
                            match=f"{re.escape(info.path)}: not written by cairn.lightning"):
             CairnCheckpointIO().load_checkpoint(path)
+
+
+def test_a_monitored_key_never_logged_raises_as_lightnings_model_checkpoint_does(tmp_path):
+    from lightning.pytorch.utilities.exceptions import MisconfigurationException
+    typo = CairnModelCheckpoint(dirpath=tmp_path / "run", monitor="val_los")
+    with pytest.raises(MisconfigurationException, match=r"monitor='val_los'\)` could not find "
+                       r"the monitored key in the returned metrics: \['val_loss', 'epoch', "
+                       r"'step'\]"):
+        trainer(1, typo).fit(Scripted(batches=4))
+    assert not any(tmp_path.rglob("*.safetensors"))  # nothing was saved

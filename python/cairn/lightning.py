@@ -159,12 +159,15 @@ class CairnCheckpointIO(CheckpointIO):
     InvalidArgumentError naming its key before anything is written.
 
     ``load_checkpoint`` gives the dict back as it went in (tensors as CPU tensors; tuples as
-    tuples) from the newest checkpoint of the folder that verifies; when none does, from the
-    newest valid checkpoint of the cairn folders beside it, with a warning on the ``cairn``
-    logger naming both. It also reads one checkpoint folder (``<dir>/checkpoints/<name>``) and
+    tuples) from the newest checkpoint of the folder that verifies; when none does and the
+    folder has Lightning's last name (``last.ckpt``, ``last-v1.ckpt``), from the newest valid
+    checkpoint of the cairn folders beside it, with a warning on the ``cairn`` logger naming
+    both; any other name raises CorruptDataError. It also reads one checkpoint folder (``<dir>/checkpoints/<name>``) and
     cairn's ``<dir>/best`` (weights only). ``weights_only`` is accepted and has nothing to do:
     cairn never unpickles. ``map_location``: a device (or ``{"cpu": device}``) to move tensors
-    to. ``remove_checkpoint`` deletes only a cairn folder, never anything else.
+    to. ``save_checkpoint`` refuses a committed checkpoint, a folder inside a cairn directory
+    and one another writer keeps more in; ``remove_checkpoint`` deletes only a cairn folder
+    holding nothing but what this plugin writes (``_lightning_folders`` checks both).
     """
 
     def save_checkpoint(self, checkpoint: Dict[str, Any], path: Any,

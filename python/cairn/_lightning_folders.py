@@ -6,9 +6,11 @@ there would nest one directory in another), never a directory another writer kee
 keep-1 save would delete it), and never one holding a file cairn did not write (a deletion
 would take it along). Names as docs/format.md, section 4, gives them.
 """
+import itertools
 import os
 import re
-from typing import List
+import shutil
+from typing import Callable, List
 
 from . import tools
 from .errors import InvalidArgumentError
@@ -21,6 +23,7 @@ _SEGMENT = re.compile(r"(?:queue|permanent|retained)-\d{10}-\d{10}-[0-9a-f]{16}\
 _MARKER = ".cairn-owned"
 # A folder inside a cairn directory sits in one of these, or is its best link.
 _INSIDE = {"checkpoints", "best", "best-versions", "staging", "retention-segments"}
+_hidden = itertools.count()  # numbers the hidden folders of this process
 
 
 def is_cairn_dir(folder: str) -> bool:
@@ -70,7 +73,8 @@ def foreign_entries(folder: str) -> List[str]:
         if name != _MARKER or is_dir:
             _one_checkpoint(path, is_dir and _STAGED.fullmatch(name), foreign)
     for name, path, is_dir in _entries(os.path.join(folder, "retention-segments"), foreign):
-        if is_dir or not (name == _MARKER or _SEGMENT.fullmatch(name) or _TEMPORARY.fullmatch(name)):
+        if is_dir or not (name == _MARKER or _SEGMENT.fullmatch(name) or
+                          _TEMPORARY.fullmatch(name)):
             foreign.append(path)
     return sorted(foreign)
 
@@ -93,3 +97,42 @@ def _one_checkpoint(path: str, named_like_one: bool, foreign: List[str]) -> None
     for name, inner, is_dir in _entries(path, foreign):
         if is_dir or not (name in _FILES or _TEMPORARY.fullmatch(name)):
             foreign.append(inner)
+
+
+def publish_new(folder: str, write: Callable[[str], None]) -> None:
+    """Makes ``folder`` whole or not at all: ``write`` fills a hidden sibling folder, which is
+    then renamed to the name (both fsynced), so that a kill never leaves ``last.ckpt/`` without
+    a checkpoint in it."""
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    building = _hidden_sibling(folder, "new")
+    try:
+        write(building)
+        _fsync(building)
+        os.rename(building, folder)
+        _fsync(parent)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+
+
+def remove_out_of_sight(folder: str) -> None:
+    """Renames ``folder`` out of Lightning's sight first, then deletes it: a kill during the
+    deletion leaves no half folder under the name, at worst a hidden one nobody loads."""
+    doomed = _hidden_sibling(folder, "removed")
+    os.rename(folder, doomed)
+    shutil.rmtree(doomed)
+
+
+def _hidden_sibling(folder: str, kind: str) -> str:
+    """``.cairn-<kind>.<pid>.<n>`` beside ``folder``: without its name, as a name holding
+    "last" would be taken by Lightning's search for last checkpoints."""
+    return os.path.join(os.path.dirname(folder), f".cairn-{kind}.{os.getpid()}.{next(_hidden)}")
+
+
+def _fsync(folder: str) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -8,11 +8,9 @@
 
 Only ``import cairn.lightning`` imports Lightning; ``import cairn`` never does.
 """
-import itertools
 import math
 import os
 import re
-import shutil
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import lightning.pytorch as pl
@@ -25,7 +23,8 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning_utilities.core.apply_func import apply_to_collection
 
 from . import _logging, tools
-from ._lightning_folders import check_save_target, foreign_entries, is_cairn_dir as _is_cairn_dir
+from ._lightning_folders import (check_save_target, foreign_entries, is_cairn_dir as _is_cairn_dir,
+                                 publish_new, remove_out_of_sight)
 from ._lightning_tree import from_pair, position, to_pair
 from ._pair import restore_pair, save_pair
 from ._convert import encode
@@ -61,7 +60,6 @@ if _missing:
 # Checkpointers alive in this process by folder (a CairnModelCheckpoint's), so that a load from
 # that folder reads through the writer that holds it instead of failing with LockedError.
 _writers: Dict[str, Checkpointer] = {}
-_hidden = itertools.count()  # numbers the hidden folders of this process
 
 
 def _folder(path: Any) -> str:
@@ -91,35 +89,16 @@ def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], 
 
 
 def _save_new(folder: str, checkpoint: Dict[str, Any]) -> None:
-    """The first save to ``folder``, whole or not there: built as a hidden sibling, then renamed
-    to the name, so that a kill never leaves ``last.ckpt/`` without a checkpoint. The sibling's
-    name holds no "last", which Lightning's search for last checkpoints would take."""
-    parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    building = os.path.join(parent, f".cairn-new.{os.getpid()}.{next(_hidden)}")
-    opened = []
+    """The first save to ``folder``, published whole under its name (``publish_new``)."""
+    def write(building: str) -> None:
+        opened = []
 
-    def opening() -> Checkpointer:
-        opened.append(Checkpointer(building, num_serialized_models_to_keep=1))
-        return opened[-1]
-    try:
+        def opening() -> Checkpointer:
+            opened.append(Checkpointer(building, num_serialized_models_to_keep=1))
+            return opened[-1]
         _save(opening, checkpoint)
-        opened.pop().wait()  # the last reference: its lock is released
-        _fsync(building)
-        os.rename(building, folder)
-        _fsync(parent)
-    except BaseException:
-        opened.clear()
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-
-
-def _fsync(folder: str) -> None:
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        opened.pop().wait()  # the last reference: its lock is released before the rename
+    publish_new(folder, write)
 
 
 def _restore(folder: str) -> Optional[Tuple[Dict[str, Any], Dict[str, Any], Any]]:
@@ -162,8 +141,8 @@ class CairnCheckpointIO(CheckpointIO):
     tuples) from the newest checkpoint of the folder that verifies; when none does and the
     folder has Lightning's last name (``last.ckpt``, ``last-v1.ckpt``), from the newest valid
     checkpoint of the cairn folders beside it, with a warning on the ``cairn`` logger naming
-    both; any other name raises CorruptDataError. It also reads one checkpoint folder (``<dir>/checkpoints/<name>``) and
-    cairn's ``<dir>/best`` (weights only). ``weights_only`` is accepted and has nothing to do:
+    both; any other name raises CorruptDataError. It also reads one checkpoint folder
+    (``<dir>/checkpoints/<name>``) and cairn's ``<dir>/best`` (weights only). ``weights_only`` is accepted and has nothing to do:
     cairn never unpickles. ``map_location``: a device (or ``{"cpu": device}``) to move tensors
     to. ``save_checkpoint`` refuses a committed checkpoint, a folder inside a cairn directory
     and one another writer keeps more in; ``remove_checkpoint`` deletes only a cairn folder
@@ -236,7 +215,8 @@ class CairnCheckpointIO(CheckpointIO):
             return
         if not os.path.isdir(folder) or not _is_cairn_dir(folder):
             raise InvalidArgumentError(f"not removing {folder}: it is not a cairn folder (no "
-                                       "retention.json and checkpoints/), so cairn did not write it")
+                                       "retention.json and checkpoints/), so cairn did not "
+                                       "write it")
         foreign = foreign_entries(folder)
         listing = tools.list_directory(folder)
         if foreign:
@@ -245,13 +225,7 @@ class CairnCheckpointIO(CheckpointIO):
         if listing.writer_pid is not None or folder in _writers:
             raise LockedError(f"not removing {folder}: a writer (pid {listing.writer_pid}) "
                               "holds it")
-        # Out of Lightning's sight in one rename first, so that a kill during the deletion
-        # leaves no half folder under the name: at worst a hidden one nobody loads (its name
-        # without "last", which Lightning's search for last checkpoints would take).
-        doomed = os.path.join(os.path.dirname(folder),
-                              f".cairn-removed.{os.getpid()}.{next(_hidden)}")
-        os.rename(folder, doomed)
-        shutil.rmtree(doomed)
+        remove_out_of_sight(folder)
 
 
 def _moved(checkpoint: Dict[str, Any], map_location: Any) -> Dict[str, Any]:

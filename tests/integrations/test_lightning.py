@@ -169,7 +169,7 @@ def test_a_first_save_appears_whole_under_its_name_or_not_at_all(tmp_path, monke
     assert len(cairn.list_directory(target).checkpoints) == 1
 
     removed = []
-    monkeypatch.setattr(plugin.shutil, "rmtree", lambda path: removed.append(path))
+    monkeypatch.setattr(shutil, "rmtree", lambda path: removed.append(path))
     plugin.CairnCheckpointIO().remove_checkpoint(target)
     assert len(removed) == 1 and "last" not in os.path.basename(removed[0]), removed
 

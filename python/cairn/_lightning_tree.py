@@ -26,9 +26,13 @@ def to_pair(checkpoint: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]
                   "weights": list(weights), "tied": tied}
 
 
-def from_pair(model_state: Dict[str, Any], training_state: Dict[str, Any]) -> Dict[str, Any]:
-    """Lightning's dict as it was saved, from a checkpoint's two trees."""
-    rest = training_state[_KEY]
+def from_pair(model_state: Dict[str, Any], training_state: Dict[str, Any],
+              source: str) -> Dict[str, Any]:
+    """Lightning's dict as it was saved, from the two trees of checkpoint ``source``."""
+    rest = training_state.get(_KEY)
+    if not isinstance(rest, dict):
+        raise InvalidArgumentError(f"{source}: not written by cairn.lightning (its training state "
+                                   f"has no \"{_KEY}\" dict)")
     _put_back_tuples(rest, training_state.get("tuples", []))
     tied = training_state.get("tied", {})
     rest["state_dict"] = {name: model_state[tied[name]] if name in tied else model_state[name]

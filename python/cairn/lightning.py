@@ -10,17 +10,21 @@ Only ``import cairn.lightning`` imports Lightning; ``import cairn`` never does.
 """
 import math
 import os
-import shutil
-from typing import Any, Callable, Dict, Optional, Tuple
+import re
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import lightning.pytorch as pl
 import torch
 from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning_utilities.core.apply_func import apply_to_collection
 
 from . import _logging, tools
+from ._lightning_folders import (check_save_target, foreign_entries, is_cairn_dir as _is_cairn_dir,
+                                 publish_new, remove_out_of_sight)
 from ._lightning_tree import from_pair, position, to_pair
 from ._pair import restore_pair, save_pair
 from ._convert import encode
@@ -28,9 +32,31 @@ from .checkpointer import Checkpointer
 from .errors import CorruptDataError, InvalidArgumentError, LockedError
 from .files import load_file
 
-# The names cairn writes into a serialization directory (docs/format.md, section 4).
-_CAIRN_NAMES = {"cairn.lock", "retention.json", "retention-segments", "staging", "checkpoints",
-                "best", "best-versions"}
+
+def _missing_private() -> List[str]:
+    """The private Lightning APIs used below that this Lightning lacks (tested with 2.6.6)."""
+    from lightning.pytorch.loops.evaluation_loop import _EvaluationLoop
+    from lightning.pytorch.strategies import Strategy
+    from lightning.pytorch.trainer.connectors.checkpoint_connector import _CheckpointConnector
+    callback = ModelCheckpoint()
+    missing = [f"ModelCheckpoint.{name}" for name in (
+        "_save_topk_checkpoint", "_save_last_checkpoint", "_find_last_checkpoints",
+        "_last_global_step_saved", "_last_checkpoint_saved", "_every_n_epochs", "current_score",
+        "best_model_score", "best_model_path", "last_model_path") if not hasattr(callback, name)]
+    if "_has_run" not in _EvaluationLoop.__init__.__code__.co_names:
+        missing.append("_EvaluationLoop._has_run")
+    if not hasattr(_CheckpointConnector, "dump_checkpoint"):
+        missing.append("_CheckpointConnector.dump_checkpoint")
+    if "_checkpoint_io" not in Strategy.__init__.__code__.co_names:
+        missing.append("Strategy._checkpoint_io")
+    return missing
+
+
+_missing = _missing_private()
+if _missing:
+    raise ImportError(f"cairn.lightning needs {', '.join(_missing)}, which lightning "
+                      f"{pl.__version__} lacks (written for 2.6.6)")
+
 # Checkpointers alive in this process by folder (a CairnModelCheckpoint's), so that a load from
 # that folder reads through the writer that holds it instead of failing with LockedError.
 _writers: Dict[str, Checkpointer] = {}
@@ -43,10 +69,12 @@ def _folder(path: Any) -> str:
     return os.path.abspath(folder)
 
 
-def _is_cairn_dir(folder: str) -> bool:
-    """Whether ``folder`` has the layout of a cairn serialization directory."""
-    return os.path.isfile(os.path.join(folder, "retention.json")) and \
-        os.path.isdir(os.path.join(folder, "checkpoints"))
+def _is_last_name(name: str) -> bool:
+    """Whether ``name`` is the one ModelCheckpoint gives its last checkpoint (``last.ckpt``,
+    ``last-v1.ckpt``...): the only save whose damage a sibling may stand in for, as it is what
+    ``ckpt_path="last"`` resumes from; a named checkpoint is loaded as named, or not at all."""
+    last, extension = ModelCheckpoint.CHECKPOINT_NAME_LAST, ModelCheckpoint.FILE_EXTENSION
+    return re.fullmatch(rf"{re.escape(last)}(?:-v\d+)?{re.escape(extension)}", name) is not None
 
 
 def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], *,
@@ -58,6 +86,19 @@ def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], 
     epoch, batches = position(checkpoint)
     save_pair(checkpointer(), weights, training_state, epoch=epoch, batches_this_epoch=batches,
               is_best_so_far=is_best_so_far, metrics=metrics)
+
+
+def _save_new(folder: str, checkpoint: Dict[str, Any]) -> None:
+    """The first save to ``folder``, published whole under its name (``publish_new``)."""
+    def write(building: str) -> None:
+        opened = []
+
+        def opening() -> Checkpointer:
+            opened.append(Checkpointer(building, num_serialized_models_to_keep=1))
+            return opened[-1]
+        _save(opening, checkpoint)
+        opened.pop().wait()  # the last reference: its lock is released before the rename
+    publish_new(folder, write)
 
 
 def _restore(folder: str) -> Optional[Tuple[Dict[str, Any], Dict[str, Any], Any]]:
@@ -83,7 +124,7 @@ def _read_one(folder: str) -> Dict[str, Any]:
     training_file = os.path.join(folder, "training_state.safetensors")
     if not os.path.isfile(training_file):
         return {"state_dict": model_state, "pytorch-lightning_version": pl.__version__}
-    return from_pair(model_state, load_file(training_file))
+    return from_pair(model_state, load_file(training_file), folder)
 
 
 class CairnCheckpointIO(CheckpointIO):
@@ -97,12 +138,15 @@ class CairnCheckpointIO(CheckpointIO):
     InvalidArgumentError naming its key before anything is written.
 
     ``load_checkpoint`` gives the dict back as it went in (tensors as CPU tensors; tuples as
-    tuples) from the newest checkpoint of the folder that verifies; when none does, from the
-    newest valid checkpoint of the cairn folders beside it, with a warning on the ``cairn``
-    logger naming both. It also reads one checkpoint folder (``<dir>/checkpoints/<name>``) and
-    cairn's ``<dir>/best`` (weights only). ``weights_only`` is accepted and has nothing to do:
+    tuples) from the newest checkpoint of the folder that verifies; when none does and the
+    folder has Lightning's last name (``last.ckpt``, ``last-v1.ckpt``), from the newest valid
+    checkpoint of the cairn folders beside it, with a warning on the ``cairn`` logger naming
+    both; any other name raises CorruptDataError. It also reads one checkpoint folder
+    (``<dir>/checkpoints/<name>``) and cairn's ``<dir>/best`` (weights only). ``weights_only`` is accepted and has nothing to do:
     cairn never unpickles. ``map_location``: a device (or ``{"cpu": device}``) to move tensors
-    to. ``remove_checkpoint`` deletes only a cairn folder, never anything else.
+    to. ``save_checkpoint`` refuses a committed checkpoint, a folder inside a cairn directory
+    and one another writer keeps more in; ``remove_checkpoint`` deletes only a cairn folder
+    holding nothing but what this plugin writes (``_lightning_folders`` checks both).
     """
 
     def save_checkpoint(self, checkpoint: Dict[str, Any], path: Any,
@@ -113,11 +157,12 @@ class CairnCheckpointIO(CheckpointIO):
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise InvalidArgumentError(f"{folder} is a file, not a cairn folder (written by "
                                        "another CheckpointIO?): remove it or save elsewhere")
-
-        def opened() -> Checkpointer:
-            os.makedirs(folder, exist_ok=True)
-            return _writers.get(folder) or Checkpointer(folder, num_serialized_models_to_keep=1)
-        _save(opened, checkpoint)
+        check_save_target(folder, own=folder in _writers)
+        if folder in _writers or os.path.isdir(folder):
+            _save(lambda: _writers.get(folder) or
+                  Checkpointer(folder, num_serialized_models_to_keep=1), checkpoint)
+        else:
+            _save_new(folder, checkpoint)
 
     def load_checkpoint(self, path: Any, map_location: Optional[Any] = None,
                         weights_only: Optional[bool] = None) -> Dict[str, Any]:
@@ -130,11 +175,11 @@ class CairnCheckpointIO(CheckpointIO):
         if os.path.isfile(os.path.join(folder, "MANIFEST.json")):
             return _moved(_read_one(folder), map_location)
         restored = _restore(folder) if _is_cairn_dir(folder) else None
-        if restored is None and folder.endswith(ModelCheckpoint.FILE_EXTENSION):
+        if restored is None and _is_last_name(os.path.basename(folder)):
             restored = self._newest_beside(folder)
         if restored is None:
             raise CorruptDataError(f"{folder} holds no cairn checkpoint that verifies")
-        return _moved(from_pair(restored[0], restored[1]), map_location)
+        return _moved(from_pair(restored[0], restored[1], restored[2].path), map_location)
 
     @staticmethod
     def _newest_beside(folder: str) -> Tuple[Dict[str, Any], Dict[str, Any], Any]:
@@ -170,23 +215,17 @@ class CairnCheckpointIO(CheckpointIO):
             return
         if not os.path.isdir(folder) or not _is_cairn_dir(folder):
             raise InvalidArgumentError(f"not removing {folder}: it is not a cairn folder (no "
-                                       "retention.json and checkpoints/), so cairn did not write it")
-        foreign = sorted(name for name in os.listdir(folder) if name not in _CAIRN_NAMES
-                         and not (name.startswith(".") and ".cairn-tmp." in name))
+                                       "retention.json and checkpoints/), so cairn did not "
+                                       "write it")
+        foreign = foreign_entries(folder)
         listing = tools.list_directory(folder)
-        foreign += [entry.path for entry in listing.others if entry.kind == "not written by cairn"]
         if foreign:
-            raise InvalidArgumentError(f"not removing {folder}: it holds what cairn did not "
-                                       f"write: {', '.join(foreign)}")
+            raise InvalidArgumentError(f"not removing {folder}: it holds what CairnCheckpointIO "
+                                       f"did not write: {', '.join(foreign)}")
         if listing.writer_pid is not None or folder in _writers:
             raise LockedError(f"not removing {folder}: a writer (pid {listing.writer_pid}) "
                               "holds it")
-        # Out of Lightning's sight in one rename first, so that a kill during the deletion
-        # leaves no half folder under the name: at worst a hidden one nobody loads.
-        doomed = os.path.join(os.path.dirname(folder),
-                              f".{os.path.basename(folder)}.cairn-removed.{os.getpid()}")
-        os.rename(folder, doomed)
-        shutil.rmtree(doomed)
+        remove_out_of_sight(folder)
 
 
 def _moved(checkpoint: Dict[str, Any], map_location: Any) -> Dict[str, Any]:
@@ -244,6 +283,10 @@ class CairnModelCheckpoint(ModelCheckpoint):
         if save_last not in (None, True):
             raise InvalidArgumentError(f"CairnModelCheckpoint cannot honour save_last="
                                        f"{save_last!r}: every save is a last one")
+        if num_serialized_models_to_keep == 0:
+            raise InvalidArgumentError("CairnModelCheckpoint cannot honour "
+                                       "num_serialized_models_to_keep=0: the newest checkpoint "
+                                       "is always kept (it is what \"last\" resumes from)")
         if save_top_k == 0:
             raise InvalidArgumentError("CairnModelCheckpoint cannot honour save_top_k=0: cairn "
                                        "keeps the newest checkpoint (see "
@@ -297,8 +340,14 @@ class CairnModelCheckpoint(ModelCheckpoint):
             checkpointer.wait()
 
     def _find_last_checkpoints(self, trainer: Any) -> set:
+        """``dirpath`` when it holds a checkpoint a restore would take: one the ledger records,
+        or one a kill left published but not yet recorded (the next save adopts it)."""
         folder = _folder(self.dirpath)
-        has_one = _is_cairn_dir(folder) and tools.list_directory(folder).checkpoints
+        if not _is_cairn_dir(folder):
+            return set()
+        listing = tools.list_directory(folder)
+        has_one = listing.checkpoints or \
+            any(entry.kind == "not yet recorded" for entry in listing.others)
         return {folder} if has_one else set()
 
     def _save_last_checkpoint(self, trainer: Any, monitor_candidates: Dict[str, Any]) -> None:
@@ -310,6 +359,8 @@ class CairnModelCheckpoint(ModelCheckpoint):
         if self._checkpointer is None:
             raise InvalidArgumentError("CairnModelCheckpoint saves only while fitting")
         metrics, improved = {}, False
+        if self.monitor and self.monitor not in monitor_candidates:
+            self._no_monitored_value(trainer, monitor_candidates)
         current = monitor_candidates.get(self.monitor) if self.monitor else None
         if current is not None:
             value = float(current)
@@ -327,3 +378,13 @@ class CairnModelCheckpoint(ModelCheckpoint):
         saved = self._checkpointer.list_checkpoints()[-1]
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = self.last_model_path = saved.path
+
+    def _no_monitored_value(self, trainer: Any, monitor_candidates: Dict[str, Any]) -> None:
+        """As ModelCheckpoint does: an error once validation has run (the key will never be
+        there), before then a warning, and the save goes on without the metric."""
+        message = (f"`ModelCheckpoint(monitor={self.monitor!r})` could not find the monitored key "
+                   f"in the returned metrics: {list(monitor_candidates)}. HINT: Did you call "
+                   f"`log({self.monitor!r}, value)` in the `LightningModule`?")
+        if trainer.fit_loop.epoch_loop.val_loop._has_run:
+            raise MisconfigurationException(message)
+        rank_zero_warn(message)

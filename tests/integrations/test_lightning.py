@@ -4,10 +4,13 @@ that has lightning; nothing here is skipped).
 The kill tests run examples/lightning_resume.py in subprocesses (harness.py's protocol); the
 others train tiny modules in this process.
 """
+import dataclasses
 import importlib.util
 import logging
 import math
 import os
+import re
+import shutil
 import subprocess
 import sys
 from collections import OrderedDict
@@ -131,6 +134,84 @@ def test_a_corrupted_last_ckpt_falls_back_to_the_newest_valid_folder_beside_it(t
     assert str(tmp_path / "last.ckpt") in warning and "epoch=1-step=16.ckpt" in warning
 
 
+
+def test_a_damaged_named_checkpoint_is_refused_not_replaced_by_a_sibling(tmp_path):
+    every_epoch = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=-1)
+    trainer(2, every_epoch, plugins=[CairnCheckpointIO()]).fit(example.Regression(batches=8))
+    named = tmp_path / "epoch=1-step=16.ckpt"  # what ckpt_path="best" resolves to, say
+    harness.flip_a_byte(Path(cairn.list_directory(named).checkpoints[-1].model_path))
+    with pytest.raises(cairn.CorruptDataError, match=re.escape(str(named))):
+        CairnCheckpointIO().load_checkpoint(named)
+    (tmp_path / "last-v1.ckpt").mkdir()  # a version of the last name: falls back, to last.ckpt
+    assert CairnCheckpointIO().load_checkpoint(tmp_path / "last-v1.ckpt")["global_step"] == 16
+
+
+
+def test_a_first_save_appears_whole_under_its_name_or_not_at_all(tmp_path, monkeypatch):
+    """A kill during the first save to last.ckpt must not leave last.ckpt/ without a checkpoint:
+    while it is written, the name does not exist, and what does holds no "last" (Lightning's
+    search for last checkpoints takes any entry whose name contains it)."""
+    import cairn.lightning as plugin
+    target, seen = tmp_path / "last.ckpt", []
+
+    def save_pair(checkpointer, *args, **kwargs):
+        real_save_pair(checkpointer, *args, **kwargs)  # committed: a kill now keeps it
+        seen.append((target.exists(), os.listdir(tmp_path)))
+    real_save_pair = plugin.save_pair
+    monkeypatch.setattr(plugin, "save_pair", save_pair)
+    state = {"epoch": 0, "global_step": 1, "state_dict": {"w": torch.ones(2)}}
+    plugin.CairnCheckpointIO().save_checkpoint(state, target)
+    plugin.CairnCheckpointIO().save_checkpoint(state, target)  # the second goes into it
+    (exists, entries), again = seen
+    assert not exists and len(entries) == 1 and "last" not in entries[0], seen
+    assert again == (True, ["last.ckpt"])
+    assert os.listdir(tmp_path) == ["last.ckpt"]
+    assert len(cairn.list_directory(target).checkpoints) == 1
+
+    removed = []
+    monkeypatch.setattr(shutil, "rmtree", lambda path: removed.append(path))
+    plugin.CairnCheckpointIO().remove_checkpoint(target)
+    assert len(removed) == 1 and "last" not in os.path.basename(removed[0]), removed
+
+
+def test_an_empty_last_ckpt_resumes_from_the_newest_valid_folder_beside_it(tmp_path, caplog):
+    every_epoch = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=-1)
+    trainer(2, every_epoch, plugins=[CairnCheckpointIO()]).fit(example.Regression(batches=8))
+    shutil.rmtree(tmp_path / "last.ckpt")
+    (tmp_path / "last.ckpt").mkdir()  # what a kill during an older cairn's first save left
+    again = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=-1)
+    resumed = trainer(3, again, plugins=[CairnCheckpointIO()])
+    with caplog.at_level(logging.WARNING, logger="cairn"):
+        resumed.fit(example.Regression(batches=8), ckpt_path="last")
+    assert "epoch=1-step=16.ckpt" in caplog.text and str(tmp_path / "last.ckpt") in caplog.text
+    assert resumed.global_step == 24
+    assert cairn.list_directory(tmp_path / "last.ckpt").checkpoints[-1].epoch == 2
+
+
+
+def test_last_finds_a_checkpoint_published_but_not_yet_recorded(tmp_path, monkeypatch):
+    """A kill between publishing a checkpoint and recording it in the ledger leaves it in
+    checkpoints/, listed as "not yet recorded": "last" must still resolve to dirpath (a restore
+    takes it), or the rerun would silently train from scratch. The listing of that instant is
+    made from the real one, as no public API stops a save between the two steps."""
+    import cairn.lightning as plugin
+    trainer(1, CairnModelCheckpoint(dirpath=tmp_path)).fit(example.Regression(batches=8))
+    real = cairn.list_directory(tmp_path)
+    (only,) = real.checkpoints
+    killed = dataclasses.replace(real, checkpoints=(), latest=None, others=real.others + (
+        cairn.tools.ForeignEntry(path=only.path, kind="not yet recorded"),))
+    monkeypatch.setattr(plugin.tools, "list_directory",
+                        lambda folder: killed if Path(folder) == tmp_path else real)
+    trained = []
+
+    class Counts(pl.Callback):
+        def on_train_batch_end(self, *args):
+            trained.append(1)
+    resumed = trainer(2, CairnModelCheckpoint(dirpath=tmp_path), Counts())
+    resumed.fit(example.Regression(batches=8), ckpt_path="last")
+    assert resumed.global_step == 16 and len(trained) == 8  # epoch 1 only: resumed
+
+
 # ---- what is stored, and what is refused ----
 
 def test_the_checkpoint_dict_comes_back_as_it_went_in(tmp_path):
@@ -227,7 +308,8 @@ def test_remove_checkpoint_deletes_only_cairns_folders(tmp_path):
 def test_lightning_arguments_cairn_cannot_honour_are_refused(tmp_path):
     for refused in ({"filename": "{epoch}"}, {"save_weights_only": True},
                     {"save_last": "link"}, {"save_top_k": 0}, {"save_on_exception": True},
-                    {"enable_version_counter": False}, {"every_n_steps": 3}):
+                    {"enable_version_counter": False}, {"every_n_steps": 3},
+                    {"num_serialized_models_to_keep": 0}):
         with pytest.raises(cairn.InvalidArgumentError, match=next(iter(refused))):
             CairnModelCheckpoint(dirpath=tmp_path, **refused)
     with pytest.raises(cairn.InvalidArgumentError, match="dirpath"):
@@ -316,3 +398,81 @@ def test_a_plain_dataloader_is_not_resumed_mid_epoch_by_lightning(tmp_path):
     trainer(1, plugins=[CairnCheckpointIO()], enable_checkpointing=False).fit(
         Records(), data, ckpt_path=tmp_path / "epoch=0-step=4.ckpt")
     assert seen == [0, 1, 2, 3, 4, 5]
+
+
+# ---- what the plugin refuses to write into or delete ----
+
+def test_saving_by_hand_into_a_callbacks_directory_or_its_checkpoints_is_refused(tmp_path):
+    best_two = CairnModelCheckpoint(dirpath=tmp_path, monitor="val_loss", save_top_k=2)
+    fit = trainer(5, best_two)
+    fit.fit(Scripted(batches=4, epochs=5))
+    kept = [info.name for info in cairn.list_directory(tmp_path).checkpoints]
+    assert len(kept) == 3
+    for target, why in ((tmp_path, "keep-1 save would delete"),
+                        (best_two.last_model_path, "committed cairn checkpoint"),
+                        (best_two.best_model_path, "committed cairn checkpoint"),
+                        (tmp_path / "best-versions" / "new.ckpt", "inside the cairn directory"),
+                        (tmp_path / "checkpoints" / "new.ckpt", "inside the cairn directory"),
+                        (tmp_path / "new.ckpt", "inside the cairn directory")):
+        with pytest.raises(cairn.InvalidArgumentError, match=why):
+            fit.save_checkpoint(target)
+    assert [info.name for info in cairn.list_directory(tmp_path).checkpoints] == kept
+    assert not (tmp_path / "new.ckpt").exists()
+    assert harness.assert_only_safetensors_and_json(tmp_path) > 0
+
+
+def test_remove_checkpoint_refuses_a_folder_holding_anything_cairn_did_not_write(tmp_path):
+    io = CairnCheckpointIO()
+    ours = tmp_path / "ours.ckpt"
+    io.save_checkpoint({"epoch": 0, "global_step": 1, "state_dict": {"w": torch.ones(2)}}, ours)
+    committed = Path(cairn.list_directory(ours).checkpoints[0].path)
+    staged = ours / "staging" / f"{committed.name}.4242.0"  # a crashed writer's leftover
+    staged.mkdir()
+    (staged / "model.safetensors").write_bytes(b"partial")
+    foreign = [committed / "notes.txt", ours / "staging" / "myfolder",
+               ours / "staging" / f"{committed.name}.4242.1" / "notes.txt",
+               ours / "checkpoints" / "mine", ours / "retention-segments" / "mine.json",
+               ours / "best-versions"]
+    for path in foreign:
+        if path.suffix:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text("mine")
+        else:
+            path.mkdir()
+        with pytest.raises(cairn.InvalidArgumentError, match=f"did not write: {path}$"):
+            io.remove_checkpoint(ours)
+        assert path.exists()
+        path.unlink() if path.suffix else path.rmdir()
+    io.remove_checkpoint(ours)  # cairn's names only, the leftover among them
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_lightning_without_the_private_apis_used_is_refused_on_import():
+    code = ("from lightning.pytorch.callbacks import ModelCheckpoint\n"
+            "del ModelCheckpoint._find_last_checkpoints\n"
+            "import cairn.lightning\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "ImportError: cairn.lightning needs ModelCheckpoint._find_last_checkpoints" in \
+        run.stderr and "2.6.6" in run.stderr, run.stderr
+
+
+def test_a_cairn_folder_not_written_by_cairn_lightning_is_refused_naming_it(tmp_path):
+    from cairn._pair import save_pair
+    save_pair(cairn.Checkpointer(str(tmp_path / "other.ckpt")), {"w": torch.ones(2)},
+              {"step": 1}, epoch=0)
+    (info,) = cairn.list_directory(tmp_path / "other.ckpt").checkpoints
+    for path in (tmp_path / "other.ckpt", Path(info.path)):
+        with pytest.raises(cairn.InvalidArgumentError,
+                           match=f"{re.escape(info.path)}: not written by cairn.lightning"):
+            CairnCheckpointIO().load_checkpoint(path)
+
+
+def test_a_monitored_key_never_logged_raises_as_lightnings_model_checkpoint_does(tmp_path):
+    from lightning.pytorch.utilities.exceptions import MisconfigurationException
+    typo = CairnModelCheckpoint(dirpath=tmp_path / "run", monitor="val_los")
+    with pytest.raises(MisconfigurationException, match=r"monitor='val_los'\)` could not find "
+                       r"the monitored key in the returned metrics: \['val_loss', 'epoch', "
+                       r"'step'\]"):
+        trainer(1, typo).fit(Scripted(batches=4))
+    assert not any(tmp_path.rglob("*.safetensors"))  # nothing was saved

@@ -8,8 +8,7 @@ back as lists) and which weights were tied.
 """
 from typing import Any, Dict, List, Optional, Tuple
 
-import torch
-
+from ._pair import tied_names
 from .errors import InvalidArgumentError
 
 _KEY = "lightning"
@@ -21,7 +20,8 @@ def to_pair(checkpoint: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]
     if not isinstance(weights, dict):
         raise InvalidArgumentError("the Lightning checkpoint has no \"state_dict\" dict of weights")
     rest = {key: value for key, value in checkpoint.items() if key != "state_dict"}
-    kept, tied = _untied(weights)
+    tied = tied_names(weights)
+    kept = {name: value for name, value in weights.items() if name not in tied}
     return kept, {_KEY: rest, "keys": list(checkpoint), "tuples": _tuple_paths(rest, [], []),
                   "weights": list(weights), "tied": tied}
 
@@ -53,22 +53,6 @@ def position(checkpoint: Dict[str, Any]) -> Tuple[int, Optional[int]]:
     except (KeyError, TypeError, ValueError):
         return epoch, None
     return epoch, None if last else batches
-
-
-def _untied(weights: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, str]]:
-    """The weights with each tied one (a second name of the same tensor, GPT-2's ``lm_head``)
-    left out, and {left-out name: the name it is tied to}: written once, as torch.save does."""
-    first: Dict[Any, str] = {}
-    kept, tied = {}, {}
-    for name, value in weights.items():
-        key = (value.device, value.data_ptr(), value.dtype, tuple(value.shape), value.stride()) \
-            if isinstance(value, torch.Tensor) and value.numel() else None
-        if key is not None and key in first:
-            tied[name] = first[key]
-        else:
-            first.setdefault(key, name)
-            kept[name] = value
-    return kept, tied
 
 
 def _tuple_paths(value: Any, path: List[Any], found: List[List[Any]]) -> List[List[Any]]:

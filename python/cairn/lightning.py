@@ -26,8 +26,7 @@ from . import _logging, tools
 from ._lightning_folders import (check_save_target, foreign_entries, is_cairn_dir as _is_cairn_dir,
                                  publish_new, remove_out_of_sight)
 from ._lightning_tree import from_pair, position, to_pair
-from ._pair import restore_pair, save_pair
-from ._convert import encode
+from ._pair import encode_pair, restore_pair, save_encoded_pair
 from .checkpointer import Checkpointer
 from .errors import CorruptDataError, InvalidArgumentError, LockedError
 from .files import load_file
@@ -81,11 +80,10 @@ def _save(checkpointer: Callable[[], Checkpointer], checkpoint: Dict[str, Any], 
           is_best_so_far: bool = False, metrics: Optional[Dict[str, float]] = None) -> None:
     """Saves Lightning's dict as one checkpoint of ``checkpointer()``; a value that cannot be
     stored is refused, naming its key, before the checkpointer is opened."""
-    weights, training_state = to_pair(checkpoint)
-    encode(training_state, "training_state")
+    pair = encode_pair(*to_pair(checkpoint))
     epoch, batches = position(checkpoint)
-    save_pair(checkpointer(), weights, training_state, epoch=epoch, batches_this_epoch=batches,
-              is_best_so_far=is_best_so_far, metrics=metrics)
+    save_encoded_pair(checkpointer(), pair, epoch=epoch, batches_this_epoch=batches,
+                      is_best_so_far=is_best_so_far, metrics=metrics)
 
 
 def _save_new(folder: str, checkpoint: Dict[str, Any]) -> None:

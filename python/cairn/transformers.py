@@ -45,7 +45,7 @@ from transformers.trainer_callback import ExportableState, TrainerState
 from transformers.trainer_utils import compare_trainer_and_checkpoint_args
 
 from . import _logging
-from ._pair import restore_pair, save_pair
+from ._pair import restore_pair, save_pair, tied_names
 from .checkpointer import Checkpointer
 from .errors import InvalidArgumentError
 from .info import CheckpointInfo
@@ -107,30 +107,16 @@ def _refuse_unsupported(trainer: Any) -> None:
                                        f"not with {why}")
 
 
-def _tied_names(state_dict: Dict[str, Any]) -> set:
-    """The names of a state_dict whose tensor is an earlier name's (GPT-2's lm_head.weight is
-    transformer.wte.weight): saved once, under the first name, as save_pretrained does."""
-    seen, tied = set(), set()
-    for name, tensor in state_dict.items():
-        if tensor.numel() == 0:
-            continue
-        key = (tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tuple(tensor.stride()))
-        if key in seen:
-            tied.add(name)
-        seen.add(key)
-    return tied
-
-
 def _model_state(model: Any) -> Dict[str, Any]:
     state = model.state_dict()
-    tied = _tied_names(state)
+    tied = tied_names(state)  # saved once, under the first name, as save_pretrained does
     return {name: tensor for name, tensor in state.items() if name not in tied}
 
 
 def _load_model_state(model: Any, saved: Dict[str, Any], where: str) -> None:
     """Loads what _model_state saved; the tied names get their tensor through the first."""
     result = model.load_state_dict(saved, strict=False)
-    missing = set(result.missing_keys) - _tied_names(model.state_dict())
+    missing = set(result.missing_keys) - set(tied_names(model.state_dict()))
     if missing or result.unexpected_keys:
         raise InvalidArgumentError(
             f"{where} does not fit the {type(model).__name__}: missing "

@@ -154,11 +154,11 @@ def test_a_first_save_appears_whole_under_its_name_or_not_at_all(tmp_path, monke
     import cairn.lightning as plugin
     target, seen = tmp_path / "last.ckpt", []
 
-    def save_pair(checkpointer, *args, **kwargs):
-        real_save_pair(checkpointer, *args, **kwargs)  # committed: a kill now keeps it
+    def save_encoded_pair(checkpointer, *args, **kwargs):
+        real_save(checkpointer, *args, **kwargs)  # committed: a kill now keeps it
         seen.append((target.exists(), os.listdir(tmp_path)))
-    real_save_pair = plugin.save_pair
-    monkeypatch.setattr(plugin, "save_pair", save_pair)
+    real_save = plugin.save_encoded_pair
+    monkeypatch.setattr(plugin, "save_encoded_pair", save_encoded_pair)
     state = {"epoch": 0, "global_step": 1, "state_dict": {"w": torch.ones(2)}}
     plugin.CairnCheckpointIO().save_checkpoint(state, target)
     plugin.CairnCheckpointIO().save_checkpoint(state, target)  # the second goes into it

@@ -58,6 +58,21 @@ TEST_F(CheckpointerTest, SaveThenRestore) {
   EXPECT_EQ(load_file(latest->model), ToyTrainer::state_at(7).model_state);
 }
 
+// The README binds the two states by name; a third member (shards) must not break that code.
+TEST_F(CheckpointerTest, RestoreBindsModelAndTrainingByName) {
+  Checkpointer checkpointer(options());
+  trainer_.step = 3;
+  checkpointer.save_checkpoint(0, trainer_);
+  auto [model, training] = checkpointer.restore_checkpoint();
+  EXPECT_EQ(model, ToyTrainer::state_at(3).model_state);
+  EXPECT_EQ(training, expected_training(3, 0));
+  const CheckpointState kept = checkpointer.restore_checkpoint();
+  const auto& [kept_model, kept_training] = kept;
+  EXPECT_EQ(&kept_model, &kept.model_state);
+  EXPECT_EQ(&kept_training, &kept.training_state);
+  static_assert(std::tuple_size_v<CheckpointState> == 2);
+}
+
 TEST_F(CheckpointerTest, NothingSavedMeansEmptyNotAnError) {
   auto missing = options();
   missing.serialization_dir = dir_ / "does" / "not" / "exist";

@@ -20,81 +20,23 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cairn/checkpoint_info.hpp"
+#include "cairn/checkpoint_state.hpp"
 #include "cairn/clock.hpp"
 #include "cairn/coordinator.hpp"
 #include "cairn/logger.hpp"
+#include "cairn/retention.hpp"
 #include "cairn/sharding.hpp"
 #include "cairn/state.hpp"
 #include "cairn/storage.hpp"
 
 namespace cairn {
-
-struct CheckpointState {
-  // A constructor rather than an aggregate: `return {model, training};` stays warning-free.
-  CheckpointState(State model = {}, State training = {}, Shards shard_map = {})
-      : model_state(std::move(model)),
-        training_state(std::move(training)),
-        shards(std::move(shard_map)) {}
-
-  State model_state;
-  State training_state;
-  // Tensors of the two states that are this rank's piece of a global tensor. At a restore: the
-  // box each restored sharded tensor holds.
-  Shards shards;
-};
-
-// What the Checkpointer asks for when, and only when, it has decided to save.
-class Trainer {
- public:
-  virtual ~Trainer() = default;
-  virtual CheckpointState get_checkpoint_state() = 0;
-};
-
-// Values measured at a save (validation loss, accuracy...), by name. Recorded in the manifest;
-// keep_best_k ranks checkpoints by one of them.
-using Metrics = std::map<std::string, double>;
-
-// Whether a smaller (Min) or a larger (Max) metric value is better.
-enum class MetricMode { Min, Max };
-// "min" or "max", as the JSON config, the ledger and the tools spell them.
-const char* metric_mode_name(MetricMode mode) noexcept;
-// Inverse of metric_mode_name; nullopt for any other text.
-std::optional<MetricMode> metric_mode_from_name(std::string_view name) noexcept;
-
-// What retention does (or would do) with one checkpoint, and why: "kept: one of the last 2; best
-// 1 of 3 by val_loss (min) = 0.412" or "deleted: outside the last 2, no policy keeps it".
-struct RetentionDecision {
-  std::string name;
-  bool keep = true;
-  std::string reason;
-};
-
-struct CheckpointPaths {
-  std::filesystem::path dir;
-  std::filesystem::path model;
-  std::filesystem::path training_state;
-};
-
-struct CheckpointInfo {
-  std::string name;
-  CheckpointPaths paths;
-  int64_t seq = 0;  // save sequence: larger is newer
-  int64_t epoch = 0;
-  std::optional<int64_t> batches_this_epoch;  // set for saves made inside an epoch
-  double save_time = 0;                        // seconds since the Unix epoch
-  uint64_t size_bytes = 0;                     // of all its files
-  bool is_best = false;    // its model is the current best/
-  bool permanent = false;  // kept for good by keep_serialized_model_every_num_seconds
-  Metrics metrics;         // given to save_checkpoint
-  int shard_files = 0;     // sharded saves: how many ranks wrote pieces (0: not sharded)
-};
 
 struct CheckpointerOptions {
   std::filesystem::path serialization_dir;

@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "cairn/checkpointer.hpp"
+#include "cairn/checkpoint_info.hpp"
+#include "cairn/retention.hpp"
 #include "cairn/state.hpp"
 
 namespace cairn {
@@ -81,17 +82,6 @@ struct TensorStats {
 TensorStats tensor_stats(const Tensor& tensor);
 
 // ---- retention: explain and prune ----
-
-// Options that replace the last writer's retention options (recorded in the directory's
-// ledger); unset ones keep the writer's. keep_best_k or keep_every_n_epochs 0 turns it off.
-struct RetentionOverrides {
-  std::optional<int> num_serialized_models_to_keep;
-  std::optional<double> keep_serialized_model_every_num_seconds;
-  std::optional<int> keep_best_k;
-  std::optional<std::string> metric;
-  std::optional<MetricMode> mode;
-  std::optional<int> keep_every_n_epochs;
-};
 
 // What the retention policies (the last writer's, or the overrides) decide for every checkpoint
 // the directory's ledger records, oldest first; deletes nothing and takes no lock.

@@ -8,7 +8,7 @@
 #include <mutex>
 
 #include "cairn/cairn.hpp"
-#include "checkpoint/staging_memory.hpp"
+#include "checkpointer/staging_memory.hpp"
 #include "support/faulty_storage.hpp"
 #include "support/forwarding_storage.hpp"
 #include "support/states.hpp"

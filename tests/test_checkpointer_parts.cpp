@@ -5,9 +5,9 @@
 
 #include "cairn/cairn.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/ledger.hpp"
+#include "retention/ledger.hpp"
 #include "checkpoint/manifest.hpp"
-#include "checkpoint/retention.hpp"
+#include "retention/retention_rules.hpp"
 #include "support/states.hpp"
 #include "support/temp_dir.hpp"
 #include "support/trainers.hpp"

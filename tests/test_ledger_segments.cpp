@@ -10,8 +10,8 @@
 
 #include "cairn/cairn.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/ledger.hpp"
-#include "checkpoint/ledger_segments.hpp"
+#include "retention/ledger.hpp"
+#include "retention/ledger_segments.hpp"
 #include "format/checksum.hpp"
 #include "support/checkpointer_fixture.hpp"
 

@@ -16,7 +16,7 @@
 #include "cairn/cairn.hpp"
 #include "cairn/inspect.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/retention.hpp"
+#include "retention/retention_rules.hpp"
 #include "format/checksum.hpp"
 #include "support/forwarding_storage.hpp"
 #include "support/states.hpp"

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "cairn/checkpointer.hpp"
+#include "cairn/checkpoint_state.hpp"
 #include "cairn/safetensors.hpp"
 #include "checkpoint/manifest.hpp"
 #include "storage/staging.hpp"

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <unordered_map>
 
-#include <nlohmann/json.hpp>
 
 #include "cairn/error.hpp"
 #include "cairn/text.hpp"
@@ -216,20 +215,6 @@ std::vector<Piece> take_pieces(CheckpointState& state) {
     *slot = State();
   }
   return pieces;
-}
-
-std::string paths_to_text(const std::vector<Piece>& pieces) {
-  nlohmann::json paths = nlohmann::json::array();
-  for (const Piece& piece : pieces) paths.push_back(piece.path);
-  return paths.dump();
-}
-
-std::vector<StatePath> paths_from_text(const std::string& text) {
-  try {
-    return nlohmann::json::parse(text).get<std::vector<StatePath>>();
-  } catch (const nlohmann::json::exception& error) {
-    throw CorruptDataError("(a rank's sharded paths)", error.what());
-  }
 }
 
 void make_room(CheckpointState& state, const std::vector<StatePath>& paths) {

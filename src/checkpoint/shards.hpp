@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cairn/checkpointer.hpp"
+#include "cairn/checkpoint_state.hpp"
 #include "cairn/safetensors.hpp"
 #include "checkpoint/manifest.hpp"
 
@@ -33,11 +33,6 @@ struct Piece {
 // Moves every tensor `state.shards` names out of the state, leaving null in its place, and
 // checks that each piece fits its global shape. Throws InvalidArgumentError naming the path.
 std::vector<Piece> take_pieces(CheckpointState& state);
-
-// The paths of `pieces` as text (JSON), for passing between ranks, and back. Throws
-// CorruptDataError for text that is not such a list.
-std::string paths_to_text(const std::vector<Piece>& pieces);
-std::vector<StatePath> paths_from_text(const std::string& text);
 
 // Makes `state` hold null at each of `paths` (tensors some rank shards), creating missing map
 // entries, so that a restore has a place for them even where this rank holds no piece. Throws

@@ -1,4 +1,4 @@
-#include "checkpoint/background_save.hpp"
+#include "checkpointer/background_save.hpp"
 
 #include <memory>
 #include <system_error>

@@ -1,4 +1,4 @@
-#include "checkpoint/staging_memory.hpp"
+#include "checkpointer/staging_memory.hpp"
 
 #include <sys/mman.h>
 

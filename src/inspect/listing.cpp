@@ -3,11 +3,12 @@
 #include <cerrno>
 #include <optional>
 
+#include "cairn/checkpointer.hpp"
 #include "cairn/error.hpp"
 #include "cairn/inspect.hpp"
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/ledger.hpp"
+#include "retention/ledger.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/staging.hpp"
 

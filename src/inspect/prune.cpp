@@ -4,8 +4,8 @@
 
 #include "cairn/error.hpp"
 #include "cairn/inspect.hpp"
-#include "checkpoint/ledger.hpp"
-#include "checkpoint/pruning.hpp"
+#include "retention/ledger.hpp"
+#include "retention/disk_retention.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/staging.hpp"
 

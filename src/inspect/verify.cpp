@@ -9,7 +9,7 @@
 #include "cairn/safetensors.hpp"
 #include "checkpoint/best_model.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/ledger.hpp"
+#include "retention/ledger.hpp"
 #include "checkpoint/manifest.hpp"
 #include "checkpoint/shards.hpp"
 #include "format/checksum.hpp"

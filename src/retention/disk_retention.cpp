@@ -1,11 +1,11 @@
-#include "checkpoint/pruning.hpp"
+#include "retention/disk_retention.hpp"
 
 #include <algorithm>
 
 #include "cairn/error.hpp"
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/retention.hpp"
+#include "retention/retention_rules.hpp"
 
 namespace cairn::checkpoint {
 namespace {

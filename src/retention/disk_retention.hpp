@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "cairn/storage.hpp"
-#include "checkpoint/ledger.hpp"
-#include "checkpoint/retention_policy.hpp"
+#include "retention/ledger.hpp"
+#include "retention/policy.hpp"
 #include "storage/staging.hpp"
 
 namespace cairn::checkpoint {

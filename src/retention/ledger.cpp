@@ -1,4 +1,4 @@
-#include "checkpoint/ledger.hpp"
+#include "retention/ledger.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include "cairn/error.hpp"
 #include "cairn/version.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/ledger_segments.hpp"
+#include "retention/ledger_segments.hpp"
 #include "format/checksum.hpp"
 #include "format/strict_json.hpp"
 #include "storage/atomic_file.hpp"

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "cairn/checkpointer.hpp"
+#include "cairn/checkpoint_info.hpp"
 #include "cairn/storage.hpp"
-#include "checkpoint/retention_policy.hpp"
+#include "retention/policy.hpp"
 
 namespace cairn::checkpoint {
 

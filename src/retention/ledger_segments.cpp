@@ -1,4 +1,4 @@
-#include "checkpoint/ledger_segments.hpp"
+#include "retention/ledger_segments.hpp"
 
 #include <algorithm>
 #include <cerrno>

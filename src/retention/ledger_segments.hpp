@@ -22,7 +22,7 @@
 
 #include "cairn/error.hpp"
 #include "cairn/storage.hpp"
-#include "checkpoint/ledger.hpp"
+#include "retention/ledger.hpp"
 
 namespace cairn::checkpoint {
 

@@ -1,19 +1,8 @@
-#include "checkpoint/retention_policy.hpp"
+#include "retention/policy.hpp"
 
 #include "cairn/error.hpp"
 
 namespace cairn::checkpoint {
-
-RetentionPolicy policy_of(const CheckpointerOptions& options) {
-  RetentionPolicy policy;
-  policy.keep_last = options.num_serialized_models_to_keep;
-  policy.keep_every_seconds = options.keep_serialized_model_every_num_seconds;
-  policy.keep_best_k = options.keep_best_k;
-  policy.metric = options.metric;
-  policy.mode = options.mode;
-  policy.keep_every_n_epochs = options.keep_every_n_epochs;
-  return policy;
-}
 
 RetentionPolicy override_policy(RetentionPolicy policy, const RetentionOverrides& overrides) {
   if (overrides.num_serialized_models_to_keep) {

@@ -5,8 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "cairn/checkpointer.hpp"
-#include "cairn/inspect.hpp"
+#include "cairn/retention.hpp"
 
 namespace cairn::checkpoint {
 
@@ -22,7 +21,6 @@ struct RetentionPolicy {
   bool every_n_on() const noexcept { return keep_every_n_epochs && *keep_every_n_epochs > 0; }
 };
 
-RetentionPolicy policy_of(const CheckpointerOptions& options);
 // `policy` with every option `overrides` sets replaced.
 RetentionPolicy override_policy(RetentionPolicy policy, const RetentionOverrides& overrides);
 // Throws InvalidArgumentError naming the option that is out of range.

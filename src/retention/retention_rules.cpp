@@ -1,4 +1,4 @@
-#include "checkpoint/retention.hpp"
+#include "retention/retention_rules.hpp"
 
 #include <algorithm>
 #include <cmath>

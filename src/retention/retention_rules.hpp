@@ -13,9 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "cairn/checkpointer.hpp"
-#include "checkpoint/ledger.hpp"
-#include "checkpoint/retention_policy.hpp"
+#include "cairn/checkpoint_info.hpp"
+#include "cairn/retention.hpp"
+#include "retention/ledger.hpp"
+#include "retention/policy.hpp"
 
 namespace cairn::checkpoint {
 

@@ -1,0 +1,29 @@
+// The checkpoint folders of a directory, found by their names (whatever the ledger says), and
+// opening one with the check that its manifest belongs to its name.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cairn/storage.hpp"
+#include "checkpoint/checkpoint_files.hpp"
+#include "checkpoint/layout.hpp"
+
+namespace cairn::checkpointer {
+
+struct Candidate {
+  checkpoint::CheckpointName name;
+  std::string folder;
+};
+
+// The folders of `checkpoints_dir` named as checkpoints, newest first; none when it is missing.
+std::vector<Candidate> scan_checkpoints(Storage& storage,
+                                        const std::filesystem::path& checkpoints_dir);
+
+// Opens a checkpoint folder and checks that its manifest belongs to it (CorruptDataError).
+checkpoint::OpenedCheckpoint open_candidate(Storage& storage,
+                                            const std::filesystem::path& checkpoints_dir,
+                                            const Candidate& candidate);
+
+}  // namespace cairn::checkpointer

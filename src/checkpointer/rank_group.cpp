@@ -1,0 +1,69 @@
+#include "checkpointer/rank_group.hpp"
+
+#include "cairn/error.hpp"
+#include "core/forced_unwind.hpp"
+
+namespace cairn::checkpointer {
+
+namespace {
+
+// Each rank's outcome of a step: it succeeded with a message, or failed with a reason.
+struct Outcome {
+  bool ok = false;
+  std::string text;  // the message, or the failure's reason
+};
+
+std::string encode_outcome(const Outcome& outcome) {
+  MessageWriter out;
+  out.put_u8(outcome.ok ? 1 : 0);
+  out.put_text(outcome.text);
+  return out.take();
+}
+
+Outcome decode_outcome(std::string_view bytes, std::string_view what) {
+  MessageReader in(bytes, what);
+  Outcome outcome;
+  outcome.ok = in.u8() != 0;
+  outcome.text = in.text();
+  in.expect_end();
+  return outcome;
+}
+
+}  // namespace
+
+std::vector<std::string> RankGroup::gather_outcomes(
+    std::string_view what, const std::function<std::string()>& step) const {
+  Outcome mine;
+  std::exception_ptr own_error;
+  try {
+    mine = {true, step()};
+  }
+  CAIRN_RETHROW_FORCED_UNWIND
+  catch (const std::exception& error) {
+    own_error = std::current_exception();
+    mine = {false, error.what()};
+  } catch (...) {
+    own_error = std::current_exception();
+    mine = {false, "an unknown exception"};
+  }
+  const std::vector<std::string> gathered = coordinator_.all_gather(encode_outcome(mine), what);
+  if (own_error) std::rethrow_exception(own_error);
+  std::vector<std::string> messages;
+  std::string failures;
+  for (size_t rank = 0; rank < gathered.size(); ++rank) {
+    Outcome outcome = decode_outcome(gathered[rank], what);
+    if (outcome.ok) {
+      messages.push_back(std::move(outcome.text));
+    } else {
+      failures += (failures.empty() ? "" : "; ") + std::string("rank ") + std::to_string(rank) +
+                  ": " + outcome.text;
+    }
+  }
+  if (!failures.empty()) {
+    throw RankError(std::string(what) + " failed on another rank (" + failures + ")",
+                    serialization_dir_);
+  }
+  return messages;
+}
+
+}  // namespace cairn::checkpointer

@@ -8,7 +8,8 @@
 
 #include "cairn/error.hpp"
 #include "checkpoint/manifest.hpp"
-#include "checkpoint/shards.hpp"
+#include "checkpoint/shard_layouts.hpp"
+#include "checkpoint/shard_pieces.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -6,7 +6,10 @@
 
 #include "cairn/error.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/shards.hpp"
+#include "checkpoint/box_geometry.hpp"
+#include "checkpoint/shard_layouts.hpp"
+#include "checkpoint/shard_pieces.hpp"
+#include "checkpoint/state_file.hpp"
 #include "format/safetensors_writer.hpp"
 
 namespace cairn::checkpoint {
@@ -55,14 +58,6 @@ void check_file_list(const Manifest& manifest, bool require_training_state,
 }
 
 }  // namespace
-
-ManifestFile write_state_file(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
-                              const State& state, const Metadata& metadata) {
-  const format::WrittenFile written = format::write_safetensors_hashed(*out, state, metadata, path);
-  out->sync();
-  out->close();
-  return {path.filename().string(), written.size, written.xxh3};
-}
 
 std::vector<ManifestFile> write_state_files(Storage& storage, const std::filesystem::path& dir,
                                             const State& model, const State* training) {

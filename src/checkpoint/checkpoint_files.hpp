@@ -14,11 +14,6 @@
 
 namespace cairn::checkpoint {
 
-// Writes `state` (with `metadata`) as a cairn safetensors file into `out`, which it fsyncs and
-// closes; returns the file's manifest entry (its name is path's file name).
-ManifestFile write_state_file(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
-                              const State& state, const Metadata& metadata);
-
 // Writes model.safetensors and (unless `training` is null) training_state.safetensors, each
 // fsynced, into `dir` through `storage`; returns their manifest entries.
 std::vector<ManifestFile> write_state_files(Storage& storage, const std::filesystem::path& dir,

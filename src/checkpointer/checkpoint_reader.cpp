@@ -5,7 +5,7 @@
 #include "cairn/error.hpp"
 #include "checkpoint/best_model.hpp"
 #include "checkpoint/layout.hpp"
-#include "checkpoint/shards.hpp"
+#include "checkpoint/shard_pieces.hpp"
 #include "storage/folder_pin.hpp"
 
 namespace cairn::checkpointer {

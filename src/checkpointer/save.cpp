@@ -6,7 +6,7 @@
 #include "cairn/error.hpp"
 #include "cairn/text.hpp"
 #include "checkpoint/checkpoint_files.hpp"
-#include "checkpoint/shards.hpp"
+#include "checkpoint/shard_pieces.hpp"
 #include "core/forced_unwind.hpp"
 #include "core/state_walk.hpp"
 #include "retention/policy.hpp"

@@ -11,7 +11,8 @@
 #include "checkpoint/layout.hpp"
 #include "retention/ledger.hpp"
 #include "checkpoint/manifest.hpp"
-#include "checkpoint/shards.hpp"
+#include "checkpoint/shard_layouts.hpp"
+#include "checkpoint/shard_pieces.hpp"
 #include "format/checksum.hpp"
 
 namespace cairn {

@@ -1,15 +1,14 @@
-#include "checkpoint/shards.hpp"
+#include "checkpoint/shard_pieces.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <unordered_map>
-
 
 #include "cairn/error.hpp"
 #include "cairn/text.hpp"
-#include "checkpoint/checkpoint_files.hpp"
+#include "checkpoint/box_geometry.hpp"
+#include "checkpoint/state_file.hpp"
 #include "format/checksum.hpp"
 
 namespace cairn::checkpoint {
@@ -17,23 +16,6 @@ namespace {
 
 // Metadata key of a piece's block checksums: 16 hex digits per block, comma-separated.
 std::string blocks_key(const std::string& tensor) { return "shard.xxh3_blocks." + tensor; }
-
-// Element counts beyond this are refused: shapes read from a file are hostile until checked.
-constexpr int64_t kMaxElements = int64_t{1} << 60;
-
-// The number of elements of `shape`, or nullopt when an extent is negative or the product
-// passes kMaxElements.
-std::optional<int64_t> checked_volume(const std::vector<int64_t>& shape) {
-  int64_t total = 1;
-  for (int64_t extent : shape) {
-    if (extent < 0 || (extent != 0 && total > kMaxElements / extent)) return std::nullopt;
-    total *= extent;
-  }
-  return total;
-}
-
-// For shapes already checked (a tensor's, or one checked_volume accepted).
-int64_t volume(const std::vector<int64_t>& shape) { return checked_volume(shape).value_or(0); }
 
 // "model_state" or "training_state" of `state`, or null for any other name.
 State* root_of(CheckpointState& state, const std::string& name) {
@@ -57,34 +39,6 @@ State* slot_at(CheckpointState& state, const StatePath& path) {
   State* node = path.empty() ? nullptr : root_of(state, path[0]);
   for (size_t i = 1; node != nullptr && i < path.size(); ++i) node = child_of(*node, path[i]);
   return node;
-}
-
-struct Box {
-  std::vector<int64_t> begin;
-  std::vector<int64_t> end;
-};
-
-std::optional<Box> intersect(const std::vector<int64_t>& offsets_a,
-                             const std::vector<int64_t>& shape_a,
-                             const std::vector<int64_t>& offsets_b,
-                             const std::vector<int64_t>& shape_b) {
-  Box box;
-  for (size_t d = 0; d < shape_a.size(); ++d) {
-    const int64_t begin = std::max(offsets_a[d], offsets_b[d]);
-    const int64_t end = std::min(offsets_a[d] + shape_a[d], offsets_b[d] + shape_b[d]);
-    if (begin >= end) return std::nullopt;
-    box.begin.push_back(begin);
-    box.end.push_back(end);
-  }
-  return box;
-}
-
-// Row-major element index of `index` (global coordinates) inside the box at `offsets` of `shape`.
-int64_t linear_index(const std::vector<int64_t>& index, const std::vector<int64_t>& offsets,
-                     const std::vector<int64_t>& shape) {
-  int64_t linear = 0;
-  for (size_t d = 0; d < shape.size(); ++d) linear = linear * shape[d] + (index[d] - offsets[d]);
-  return linear;
 }
 
 // Copies byte ranges out of one piece, verifying each block it touches once.
@@ -270,102 +224,6 @@ ManifestFile write_pieces(std::unique_ptr<WritableFile> out, const std::filesyst
     metadata[blocks_key(name)] = hashes;
   }
   return write_state_file(std::move(out), path, state, metadata);
-}
-
-std::vector<ShardedTensorLayout> merge_layouts(
-    const std::vector<std::vector<ShardedTensorLayout>>& per_rank) {
-  std::map<StatePath, ShardedTensorLayout> merged;
-  for (const auto& layouts : per_rank) {
-    for (const ShardedTensorLayout& layout : layouts) {
-      auto [it, fresh] = merged.try_emplace(layout.path, layout);
-      if (fresh) continue;
-      ShardedTensorLayout& into = it->second;
-      if (into.dtype != layout.dtype || into.global_shape != layout.global_shape) {
-        throw InvalidArgumentError("sharded tensor " + format_path(layout.path) +
-                                   ": ranks disagree on its dtype or global shape (" + into.dtype +
-                                   " " + format_shape(into.global_shape) + " in " +
-                                   into.pieces.front().file + ", " + layout.dtype + " " +
-                                   format_shape(layout.global_shape) + " in " +
-                                   layout.pieces.front().file + ")");
-      }
-      into.pieces.insert(into.pieces.end(), layout.pieces.begin(), layout.pieces.end());
-    }
-  }
-  std::vector<ShardedTensorLayout> result;
-  for (auto& [path, layout] : merged) result.push_back(std::move(layout));
-  return result;
-}
-
-std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>& layouts) {
-  for (const ShardedTensorLayout& layout : layouts) {
-    const std::string where = "sharded tensor " + format_path(layout.path);
-    if (layout.path.empty() ||
-        (layout.path[0] != "model_state" && layout.path[0] != "training_state")) {
-      return where + ": the path must start with model_state or training_state";
-    }
-    if (!dtype_from_name(layout.dtype)) return where + ": unknown dtype " + layout.dtype;
-    const auto global_volume = checked_volume(layout.global_shape);
-    if (!global_volume) return where + ": its global shape is too large";
-    int64_t covered = 0;
-    std::vector<int64_t> volumes;  // of the pieces checked so far
-    for (const ShardPiece& piece : layout.pieces) {
-      if (!inside(piece.offsets, piece.shape, layout.global_shape)) {
-        return where + ": a piece in " + piece.file + " lies outside the global shape";
-      }
-      volumes.push_back(volume(piece.shape));
-      for (size_t j = 0; volumes.back() > 0 && j + 1 < volumes.size(); ++j) {
-        const ShardPiece& other = layout.pieces[j];
-        if (volumes[j] > 0 && intersect(piece.offsets, piece.shape, other.offsets, other.shape)) {
-          return where + ": the pieces in " + piece.file + " and " + other.file + " overlap";
-        }
-      }
-      covered += volumes.back();
-    }
-    if (covered != *global_volume) {
-      return where + ": the pieces cover " + std::to_string(covered) + " of its " +
-             std::to_string(*global_volume) + " elements";
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> pieces_problem(const std::vector<ShardedTensorLayout>& layouts,
-                                          const std::map<std::string, const SafetensorsFile*>& files) {
-  // Each file's tensors by name, made once: a layout may name thousands of pieces per file.
-  std::map<std::string, std::unordered_map<std::string_view, const TensorInfo*>> indexes;
-  for (const auto& [name, file] : files) {
-    auto& index = indexes[name];
-    for (const TensorInfo& info : file->tensors()) index.emplace(info.name, &info);
-  }
-  for (const ShardedTensorLayout& layout : layouts) {
-    for (const ShardPiece& piece : layout.pieces) {
-      const auto file = indexes.find(piece.file);
-      if (file == indexes.end()) return "no file " + piece.file + " for " + piece.tensor;
-      const auto found = file->second.find(piece.tensor);
-      if (found == file->second.end()) {
-        return piece.file + " holds no tensor '" + piece.tensor + "'";
-      }
-      const TensorInfo* info = found->second;
-      if (dtype_name(info->dtype) != layout.dtype || info->shape != piece.shape) {
-        return piece.file + ": tensor '" + piece.tensor + "' is " +
-               std::string(dtype_name(info->dtype)) + " " + format_shape(info->shape) +
-               ", the manifest says " + layout.dtype + " " + format_shape(piece.shape);
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-bool inside(const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape,
-            const std::vector<int64_t>& global_shape) {
-  if (offsets.size() != global_shape.size() || shape.size() != global_shape.size()) return false;
-  for (size_t d = 0; d < global_shape.size(); ++d) {
-    if (offsets[d] < 0 || shape[d] < 0 || shape[d] > global_shape[d] ||
-        offsets[d] > global_shape[d] - shape[d]) {
-      return false;
-    }
-  }
-  return true;
 }
 
 Tensor read_box(const ShardedTensorLayout& layout, const Slice& box,

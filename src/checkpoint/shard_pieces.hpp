@@ -1,6 +1,7 @@
-// Sharded tensors inside a checkpoint (docs/sharding.md): taking each rank's pieces out of its
-// state, writing them with block checksums, checking that the pieces of all ranks tile each
-// global tensor, and reading back any box of a global tensor from the pieces that hold it.
+// The pieces of sharded tensors inside a checkpoint (docs/sharding.md): taking each rank's
+// pieces out of its state, writing them with block checksums, and reading back any box of a
+// global tensor from the pieces that hold it (checkpoint/shard_layouts.hpp checks the layout
+// first).
 #pragma once
 
 #include <cstdint>
@@ -47,24 +48,6 @@ std::vector<ShardedTensorLayout> layouts_of(const std::vector<Piece>& pieces,
 // kShardBlockBytes block of every piece; fsyncs and closes it.
 ManifestFile write_pieces(std::unique_ptr<WritableFile> out, const std::filesystem::path& path,
                           const std::vector<Piece>& pieces);
-
-// Joins every rank's layouts into one per global tensor, in path order. Throws
-// InvalidArgumentError, naming both files, when ranks disagree on a tensor's dtype or global
-// shape.
-std::vector<ShardedTensorLayout> merge_layouts(
-    const std::vector<std::vector<ShardedTensorLayout>>& per_rank);
-// Why `layouts` do not describe whole tensors (pieces outside the global shape, overlapping, or
-// leaving gaps, sizes that overflow, a bad path or dtype), or nullopt when
-// they do. Safe on hostile values.
-std::optional<std::string> layout_problem(const std::vector<ShardedTensorLayout>& layouts);
-// Why the pieces `layouts` name are not in `files` as described (a missing file or tensor, another
-// dtype or shape), or nullopt. After it, reading a piece stays inside its tensor's bytes.
-std::optional<std::string> pieces_problem(const std::vector<ShardedTensorLayout>& layouts,
-                                          const std::map<std::string, const SafetensorsFile*>& files);
-// True when the box at `offsets` with `shape` lies inside `global_shape` (same rank, no negative
-// values); never overflows.
-bool inside(const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape,
-            const std::vector<int64_t>& global_shape);
 
 // The box `box` of the sharded tensor `layout`, copied from the pieces that hold it; reads and
 // verifies only the blocks of those pieces that the box touches. `files` maps file names to

@@ -12,6 +12,7 @@
 #include "checkpoint/shard_pieces.hpp"
 #include "checkpointer/candidates.hpp"
 #include "retention/disk_retention.hpp"
+#include "retention/ledger_file.hpp"
 #include "retention/ledger_segments.hpp"
 #include "retention/policy.hpp"
 #include "retention/retention_rules.hpp"

@@ -8,7 +8,7 @@
 #include "cairn/inspect.hpp"
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
-#include "retention/ledger.hpp"
+#include "retention/ledger_file.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/staging.hpp"
 

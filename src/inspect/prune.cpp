@@ -4,7 +4,7 @@
 
 #include "cairn/error.hpp"
 #include "cairn/inspect.hpp"
-#include "retention/ledger.hpp"
+#include "retention/ledger_file.hpp"
 #include "retention/disk_retention.hpp"
 #include "storage/directory_lock.hpp"
 #include "storage/staging.hpp"

@@ -9,7 +9,7 @@
 #include "cairn/safetensors.hpp"
 #include "checkpoint/best_model.hpp"
 #include "checkpoint/layout.hpp"
-#include "retention/ledger.hpp"
+#include "retention/ledger_file.hpp"
 #include "checkpoint/manifest.hpp"
 #include "checkpoint/shard_layouts.hpp"
 #include "checkpoint/shard_pieces.hpp"

@@ -69,16 +69,7 @@ struct Ledger {
   std::vector<const LedgerEntry*> kept() const;
   // Brings save times (and reference_time) that lie after `now` back to `now`; returns how many.
   // Looks at the entries of segments only when one holds a future time (they are written anew).
-  size_t clamp_future_times(double now);
+  size_t clamp_future_times(double now);  // in ledger_segments.cpp, beside what it rewrites
 };
-
-// Reads <dir>/retention.json; nullopt when there is none. Throws CorruptDataError when it exists
-// but is damaged. Ledgers written before the policies of docs/retention.md existed (no
-// "retained", "metrics" or best-k keys) read as having none.
-std::optional<Ledger> read_ledger(Storage& storage, const std::filesystem::path& dir);
-// Replaces <dir>/retention.json atomically and durably, after moving the oldest entries into new
-// segments (written durably first) where enough have gathered; segment files it no longer names
-// are deleted after. Updates ledger.segments and ledger.segments_on_disk.
-void write_ledger(Storage& storage, const std::filesystem::path& dir, Ledger& ledger);
 
 }  // namespace cairn::checkpoint

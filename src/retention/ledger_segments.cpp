@@ -361,4 +361,33 @@ void remove_stray_segments(Storage& storage, const fs::path& dir, const Ledger& 
   }
 }
 
+// A Ledger method that lives with the segments: a future time inside a sealed segment means
+// that list's segments are written anew.
+size_t Ledger::clamp_future_times(double now) {
+  size_t clamped = 0;
+  auto clamp = [&](double& time) {
+    if (time > now) {
+      time = now;
+      ++clamped;
+    }
+  };
+  clamp(reference_time);
+  for (const auto& [list_name, entries] : {std::pair{"queue", &queue},
+                                           std::pair{"permanent", &permanent},
+                                           std::pair{"retained", &retained}}) {
+    const std::string_view list = list_name;  // (clang before 16 cannot capture a binding)
+    const bool sealed_future = std::any_of(segments.begin(), segments.end(), [&](const auto& segment) {
+      return segment.list == list && segment.latest_save_time > now;
+    });
+    const size_t from = sealed_future ? 0 : sealed_entries(*this, list);
+    if (sealed_future) {  // those segments are written anew, with the times clamped
+      std::erase_if(segments, [&](const LedgerSegment& segment) { return segment.list == list; });
+      if (list == "queue") queue_left = 0;
+    }
+    for (size_t i = from; i < entries->size(); ++i) clamp((*entries)[i].save_time);
+  }
+  for (LedgerEntry& entry : pending) clamp(entry.save_time);
+  return clamped;
+}
+
 }  // namespace cairn::checkpoint

@@ -178,7 +178,7 @@ struct Checkpointer::Impl {
               const auto name = checkpoint::parse_checkpoint_name(folder);
               if (!name) throw CorruptDataError(checkpoints_dir() / folder, "not a checkpoint name");
               try {
-                const storage::FolderPin pin = storage::FolderPin::shared(checkpoints_dir() / folder);
+                const storage::FolderPin pin = storage::FolderPin::shared(storage, checkpoints_dir() / folder);
                 use(Candidate{*name, folder}, open_checkpoint({*name, folder}));
                 return "";
               } catch (const CorruptDataError& error) {
@@ -312,7 +312,7 @@ void Checkpointer::Impl::check_free_space(uint64_t tensor_bytes) const {
 
 void Checkpointer::Impl::become_writer() {
   storage.create_directories(checkpoints_dir());
-  lock = std::make_unique<storage::DirectoryLock>(options.serialization_dir);
+  lock = std::make_unique<storage::DirectoryLock>(storage, options.serialization_dir);
   try {
     for (const auto& leftover : staging.remove_leftovers()) {
       if (leftover.refusal.empty()) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -43,6 +44,9 @@ struct Row {
   // Maps files private and writable (MappedRegion::writable_bytes not empty).
   bool copy_on_write = false;
 };
+
+// gtest prints a failing row by its name, not its bytes.
+void PrintTo(const Row& row, std::ostream* out) { *out << row.name; }
 
 template <class S>
 std::function<std::shared_ptr<Storage>()> fresh() {

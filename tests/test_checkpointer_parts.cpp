@@ -5,7 +5,7 @@
 
 #include "cairn/cairn.hpp"
 #include "checkpoint/layout.hpp"
-#include "retention/ledger.hpp"
+#include "retention/ledger_file.hpp"
 #include "checkpoint/manifest.hpp"
 #include "retention/retention_rules.hpp"
 #include "support/states.hpp"

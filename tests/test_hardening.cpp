@@ -12,7 +12,7 @@
 #include "cairn/cairn.hpp"
 #include "cairn/inspect.hpp"
 #include "checkpoint/layout.hpp"
-#include "retention/ledger.hpp"
+#include "retention/ledger_file.hpp"
 #include "support/checkpointer_fixture.hpp"
 #include "support/forwarding_storage.hpp"
 #include "support/temp_dir.hpp"

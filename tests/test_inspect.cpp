@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "cairn/cairn.hpp"
-#include "retention/ledger.hpp"
+#include "retention/ledger_file.hpp"
 #include "support/states.hpp"
 #include "support/temp_dir.hpp"
 #include "support/trainers.hpp"

@@ -10,7 +10,7 @@
 
 #include "cairn/cairn.hpp"
 #include "checkpoint/layout.hpp"
-#include "retention/ledger.hpp"
+#include "retention/ledger_file.hpp"
 #include "retention/ledger_segments.hpp"
 #include "format/checksum.hpp"
 #include "support/checkpointer_fixture.hpp"

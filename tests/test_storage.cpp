@@ -130,7 +130,7 @@ pid_t child_holding_lock(const std::filesystem::path& dir, int& release_pipe) {
   if (pid == 0) {
     ::close(ready[0]);
     ::close(release[1]);
-    DirectoryLock lock(dir);
+    DirectoryLock lock(local_storage(), dir);
     char byte = 1;
     (void)!::write(ready[1], &byte, 1);
     (void)!::read(release[0], &byte, 1);
@@ -150,7 +150,7 @@ TEST(DirectoryLock, SecondWriterGetsLockedByPid) {
   int release;
   pid_t child = child_holding_lock(dir.path(), release);
   try {
-    DirectoryLock lock(dir.path());
+    DirectoryLock lock(local_storage(), dir.path());
     FAIL() << "second writer got the lock";
   } catch (const LockedError& error) {
     EXPECT_EQ(error.holder_pid(), child);
@@ -158,13 +158,13 @@ TEST(DirectoryLock, SecondWriterGetsLockedByPid) {
               std::string::npos)
         << error.what();
   }
-  EXPECT_EQ(DirectoryLock::holder(dir.path()), child);
+  EXPECT_EQ(DirectoryLock::holder(local_storage(), dir.path()), child);
   ::close(release);  // the child exits and its lock goes with it
   int status;
   ::waitpid(child, &status, 0);
-  EXPECT_FALSE(DirectoryLock::holder(dir.path()).has_value());
-  DirectoryLock lock(dir.path());  // free again
-  EXPECT_EQ(DirectoryLock::holder(dir.path()), ::getpid());
+  EXPECT_FALSE(DirectoryLock::holder(local_storage(), dir.path()).has_value());
+  DirectoryLock lock(local_storage(), dir.path());  // free again
+  EXPECT_EQ(DirectoryLock::holder(local_storage(), dir.path()), ::getpid());
 }
 
 TEST(DirectoryLock, LockOfAKilledProcessIsTakenOver) {
@@ -175,19 +175,19 @@ TEST(DirectoryLock, LockOfAKilledProcessIsTakenOver) {
   int status;
   ::waitpid(child, &status, 0);
   ::close(release);
-  EXPECT_NO_THROW(DirectoryLock lock(dir.path()));
+  EXPECT_NO_THROW(DirectoryLock lock(local_storage(), dir.path()));
 }
 
 TEST(DirectoryLock, TwoWritersInOneProcessAlsoConflict) {
   TempDir dir;
-  DirectoryLock first(dir.path());
-  EXPECT_THROW(DirectoryLock second(dir.path()), LockedError);
+  DirectoryLock first(local_storage(), dir.path());
+  EXPECT_THROW(DirectoryLock second(local_storage(), dir.path()), LockedError);
 }
 
 TEST(DirectoryLock, MissingDirectoryIsAnIoError) {
   TempDir dir;
-  EXPECT_THROW(DirectoryLock lock(dir / "missing"), IoError);
-  EXPECT_FALSE(DirectoryLock::holder(dir / "missing").has_value());
+  EXPECT_THROW(DirectoryLock lock(local_storage(), dir / "missing"), IoError);
+  EXPECT_FALSE(DirectoryLock::holder(local_storage(), dir / "missing").has_value());
 }
 
 }  // namespace

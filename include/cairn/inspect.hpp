@@ -13,6 +13,7 @@
 #include "cairn/checkpoint_info.hpp"
 #include "cairn/retention.hpp"
 #include "cairn/state.hpp"
+#include "cairn/storage.hpp"
 
 namespace cairn {
 
@@ -40,7 +41,8 @@ using ProgressCallback = std::function<void(uint64_t done, uint64_t total)>;
 // file XXH3, then each file as above), or a serialization directory (every checkpoint, best/,
 // the ledger). Reports every problem found rather than stopping at the first. Throws IoError
 // when `path` cannot be read at all.
-VerifyReport verify_path(const std::filesystem::path& path, const ProgressCallback& progress = {});
+VerifyReport verify_path(const std::filesystem::path& path, const ProgressCallback& progress = {},
+                         Storage& storage = local_storage());
 
 // ---- listing a serialization directory ----
 
@@ -68,7 +70,8 @@ struct DirectoryListing {
   std::optional<long> writer_pid;           // a writer holds the directory
 };
 
-DirectoryListing list_directory(const std::filesystem::path& serialization_dir);
+DirectoryListing list_directory(const std::filesystem::path& serialization_dir,
+                                Storage& storage = local_storage());
 
 // ---- numbers ----
 
@@ -86,13 +89,15 @@ TensorStats tensor_stats(const Tensor& tensor);
 // What the retention policies (the last writer's, or the overrides) decide for every checkpoint
 // the directory's ledger records, oldest first; deletes nothing and takes no lock.
 std::vector<RetentionDecision> explain_directory(const std::filesystem::path& serialization_dir,
-                                                 const RetentionOverrides& overrides = {});
+                                                 const RetentionOverrides& overrides = {},
+                                                 Storage& storage = local_storage());
 
 // Applies the retention policies as explain_directory does and deletes what they say (nothing
 // with `dry_run`). The newest checkpoint whose data verifies is kept whatever the options say
 // (unless the number to keep is 0). Only checkpoints the ledger records are ever considered.
 // Throws LockedError while a writer holds the directory.
 std::vector<RetentionDecision> prune_directory(const std::filesystem::path& serialization_dir,
-                                               const RetentionOverrides& overrides, bool dry_run);
+                                               const RetentionOverrides& overrides, bool dry_run,
+                                               Storage& storage = local_storage());
 
 }  // namespace cairn

@@ -30,7 +30,7 @@ using Metadata = std::map<std::string, std::string>;
 // temporary file is removed and `path` is untouched. Keys of `metadata` must not start with
 // "cairn.". Output is deterministic: the same State and metadata give the same bytes.
 void save_file(const std::filesystem::path& path, const State& state,
-               const Metadata& metadata = {});
+               const Metadata& metadata = {}, Storage& storage = local_storage());
 
 // Writes the file's bytes to an already created file (no rename, no fsync of a directory); used
 // by the checkpoint writer, which publishes whole folders. Returns the number of bytes written.
@@ -48,11 +48,12 @@ struct ReadOptions {
 
 // Reads a whole file: cairn's tree, or, for a file another tool wrote, a map name -> Tensor in
 // header order. Throws CorruptDataError (bad data) or IoError (the system refused).
-State load_file(const std::filesystem::path& path, const ReadOptions& options = {});
+State load_file(const std::filesystem::path& path, const ReadOptions& options = {},
+                Storage& storage = local_storage());
 
 // As load_file, reading in place into the writable views of `into` (SafetensorsFile::state_into).
 State load_file_into(const std::filesystem::path& path, const State& into,
-                     const ReadOptions& options = {});
+                     const ReadOptions& options = {}, Storage& storage = local_storage());
 
 struct TensorInfo {
   std::string name;

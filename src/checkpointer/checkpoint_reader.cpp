@@ -19,7 +19,7 @@ ReadVerdict CheckpointReader::try_candidate(const std::string& folder, const Use
   const auto name = checkpoint::parse_checkpoint_name(folder);
   if (!name) throw CorruptDataError(dir, "not a checkpoint name");
   try {
-    const storage::FolderPin pin = storage::FolderPin::shared(dir);
+    const storage::FolderPin pin = storage::FolderPin::shared(context_.storage, dir);
     const Candidate candidate{*name, folder};
     use(candidate, open_candidate(context_.storage, context_.checkpoints_dir(), candidate));
     return {};

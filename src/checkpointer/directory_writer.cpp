@@ -31,7 +31,7 @@ DirectoryWriter::DirectoryWriter(const Context& context, double constructed_at)
 void DirectoryWriter::become_writer() {
   if (lock_) return;
   context_.storage.create_directories(context_.checkpoints_dir());
-  lock_ = std::make_unique<storage::DirectoryLock>(context_.dir());
+  lock_ = std::make_unique<storage::DirectoryLock>(context_.storage, context_.dir());
   try {
     for (const auto& leftover : staging_.remove_leftovers()) {
       if (leftover.refusal.empty()) {

@@ -274,13 +274,13 @@ void SafetensorsFile::verify() const {
   }
 }
 
-State load_file(const std::filesystem::path& path, const ReadOptions& options) {
-  return SafetensorsFile::open(path, options).state();
+State load_file(const std::filesystem::path& path, const ReadOptions& options, Storage& storage) {
+  return SafetensorsFile::open(path, options, storage).state();
 }
 
 State load_file_into(const std::filesystem::path& path, const State& into,
-                     const ReadOptions& options) {
-  return SafetensorsFile::open(path, options).state_into(into);
+                     const ReadOptions& options, Storage& storage) {
+  return SafetensorsFile::open(path, options, storage).state_into(into);
 }
 
 }  // namespace cairn

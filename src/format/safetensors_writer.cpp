@@ -90,8 +90,9 @@ uint64_t write_safetensors(WritableFile& out, const State& state, const Metadata
   return format::write_safetensors_hashed(out, state, metadata, path_for_errors).size;
 }
 
-void save_file(const std::filesystem::path& path, const State& state, const Metadata& metadata) {
-  storage::write_file_atomically(local_storage(), path, [&](WritableFile& out) {
+void save_file(const std::filesystem::path& path, const State& state, const Metadata& metadata,
+               Storage& storage) {
+  storage::write_file_atomically(storage, path, [&](WritableFile& out) {
     write_safetensors(out, state, metadata, path);
   });
 }

@@ -125,20 +125,20 @@ void add_staging_leftovers(Storage& storage, const fs::path& serialization_dir,
 
 }  // namespace
 
-DirectoryListing list_directory(const fs::path& serialization_dir) {
-  Storage& storage = local_storage();
+DirectoryListing list_directory(const fs::path& serialization_dir, Storage& storage) {
   if (!storage.exists(serialization_dir)) {
     throw IoError("list", serialization_dir, ENOENT);
   }
   DirectoryListing listing;
   CheckpointerOptions options;
   options.serialization_dir = serialization_dir;
+  options.storage = &storage;
   options.logger = null_logger();  // what it leaves out is listed below, with the reason
   listing.checkpoints = Checkpointer(options).list_checkpoints();
   if (!listing.checkpoints.empty()) listing.latest = listing.checkpoints.back().name;
   add_checkpoints_dir_entries(storage, serialization_dir, listing);
   add_staging_leftovers(storage, serialization_dir, listing);
-  listing.writer_pid = storage::DirectoryLock::holder(serialization_dir);
+  listing.writer_pid = storage::DirectoryLock::holder(storage, serialization_dir);
   return listing;
 }
 

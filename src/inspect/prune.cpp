@@ -24,19 +24,19 @@ std::vector<RetentionDecision> decide(Storage& storage, const std::filesystem::p
 }  // namespace
 
 std::vector<RetentionDecision> explain_directory(const std::filesystem::path& serialization_dir,
-                                                 const RetentionOverrides& overrides) {
-  Storage& storage = local_storage();
+                                                 const RetentionOverrides& overrides,
+                                                 Storage& storage) {
   std::optional<checkpoint::Ledger> ledger = checkpoint::read_ledger(storage, serialization_dir);
   if (!ledger) return {};
   return decide(storage, serialization_dir, *ledger, overrides, /*verify_data=*/false);
 }
 
 std::vector<RetentionDecision> prune_directory(const std::filesystem::path& serialization_dir,
-                                               const RetentionOverrides& overrides, bool dry_run) {
-  Storage& storage = local_storage();
+                                               const RetentionOverrides& overrides, bool dry_run,
+                                               Storage& storage) {
   // Taking the lock (also for a dry run) refuses to run beside a writer, and keeps one from
   // starting while we decide.
-  storage::DirectoryLock lock(serialization_dir);
+  storage::DirectoryLock lock(storage, serialization_dir);
   std::optional<checkpoint::Ledger> ledger = checkpoint::read_ledger(storage, serialization_dir);
   if (!ledger) return {};
   // Deleting needs certainty about what a restore would use: read every tensor of the newest.

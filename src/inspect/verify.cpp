@@ -264,8 +264,8 @@ uint64_t bytes_below(const fs::path& path) {
 
 }  // namespace
 
-VerifyReport verify_path(const fs::path& path, const ProgressCallback& progress) {
-  Storage& storage = local_storage();
+VerifyReport verify_path(const fs::path& path, const ProgressCallback& progress,
+                         Storage& storage) {
   std::error_code error;
   auto status = fs::status(path, error);
   if (error) throw IoError("verify", path, error.value());

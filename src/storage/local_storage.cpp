@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 class FileDescriptor {
  public:
   explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.release()) {}
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
   ~FileDescriptor() { reset(); }
@@ -210,6 +212,38 @@ void remove_entry_at(int dir_fd, const std::string& name, dev_t device, const fs
   }
 }
 
+// An flock(2) held through an open descriptor: closing the only descriptor releases it.
+class LocalFileLock final : public FileLock {
+ public:
+  LocalFileLock(fs::path path, FileDescriptor fd, dev_t device, ino_t inode)
+      : path_(std::move(path)), fd_(std::move(fd)), device_(device), inode_(inode) {}
+
+  bool still_at_path() const override {
+    struct stat info {};
+    return ::lstat(path_.c_str(), &info) == 0 && info.st_dev == device_ && info.st_ino == inode_;
+  }
+
+  void write_note(std::string_view note) override {
+    if (::ftruncate(fd_.get(), 0) != 0 ||
+        ::pwrite(fd_.get(), note.data(), note.size(), 0) != static_cast<ssize_t>(note.size())) {
+      throw IoError("write lock file", path_, errno);
+    }
+  }
+
+ private:
+  fs::path path_;
+  FileDescriptor fd_;
+  dev_t device_;
+  ino_t inode_;
+};
+
+// The first bytes of what the file open at `fd` holds (nothing for a folder).
+std::string read_note(int fd) {
+  char text[64] = {};
+  const ssize_t got = ::pread(fd, text, sizeof(text), 0);
+  return got > 0 ? std::string(text, static_cast<size_t>(got)) : std::string();
+}
+
 class LocalStorage final : public Storage {
  public:
   explicit LocalStorage(Mapping mapping) : mapping_(mapping) {}
@@ -335,6 +369,44 @@ class LocalStorage final : public Storage {
     struct statvfs info {};
     if (::statvfs(path.c_str(), &info) != 0) throw IoError("statvfs", path, errno);
     return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+  }
+
+  LockAttempt try_lock(const fs::path& path, LockMode mode, LockTarget target) override {
+    const bool lock_file = target == LockTarget::kLockFile;
+    // O_NOFOLLOW: a link put at `path` is never locked, nor written through.
+    const int flags = lock_file ? O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC
+                                : O_RDONLY | O_NOFOLLOW | O_CLOEXEC;
+    FileDescriptor fd(::open(path.c_str(), flags, 0666));
+    const std::string operation = lock_file ? "open lock file" : "open";
+    if (fd.get() < 0) {
+      if (!lock_file && errno == ENOENT) return {};
+      if (errno == ELOOP) {
+        throw IoError(operation, path, lock_file ? "it is a symbolic link, not cairn's lock file"
+                                                 : "it is a symbolic link");
+      }
+      throw IoError(operation, path, errno);
+    }
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) throw IoError("stat", path, errno);
+    if (lock_file && (!S_ISREG(info.st_mode) || info.st_nlink != 1)) {
+      throw IoError(operation, path,
+                    "it is not a regular file with a single link, not cairn's lock file");
+    }
+    if (!lock_file && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) {
+      throw IoError(operation, path, "not a regular file nor a folder");
+    }
+    const int operation_flags = (mode == LockMode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
+    int result = 0;
+    do {
+      result = ::flock(fd.get(), operation_flags);
+    } while (result != 0 && errno == EINTR);
+    if (result != 0) {
+      const int error = errno;
+      if (error == EWOULDBLOCK) return {nullptr, true, read_note(fd.get())};
+      throw IoError("lock", path, error);
+    }
+    return {std::make_unique<LocalFileLock>(path, std::move(fd), info.st_dev, info.st_ino), false,
+            {}};
   }
 
  private:

@@ -94,7 +94,7 @@ void StagingArea::discard(const std::filesystem::path& folder) {
 
 bool StagingArea::discard_unless_pinned(const std::filesystem::path& folder) {
   bool busy = false;
-  FolderPin pin = FolderPin::try_exclusive(folder, busy);
+  FolderPin pin = FolderPin::try_exclusive(storage_, folder, busy);
   if (busy) return false;
   discard(folder);  // the rename happens under the pin; a reader that pins later finds it gone
   return true;

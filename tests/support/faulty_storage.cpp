@@ -59,65 +59,64 @@ class FaultyReadableFile final : public ReadableFile {
 }  // namespace
 
 void FaultyStorage::tick(const std::string& what, const fs::path& path) {
+  const std::lock_guard<std::mutex> guard(mutex_);
   log_.push_back(what + " " + path.string());
   if (operations_++ == fail_at_) throw IoError(what + " (injected fault)", path, error_code_);
 }
 
 std::unique_ptr<WritableFile> FaultyStorage::create_file(const fs::path& path) {
   tick("create", path);
-  return std::make_unique<FaultyWritableFile>(*this, path, inner_.create_file(path));
+  return std::make_unique<FaultyWritableFile>(*this, path, ForwardingStorage::create_file(path));
 }
 
 std::unique_ptr<ReadableFile> FaultyStorage::open_file(const fs::path& path) {
   tick("open", path);
-  return std::make_unique<FaultyReadableFile>(*this, path, inner_.open_file(path));
+  return std::make_unique<FaultyReadableFile>(*this, path, ForwardingStorage::open_file(path));
 }
 
 void FaultyStorage::create_directories(const fs::path& path) {
   tick("mkdir", path);
-  inner_.create_directories(path);
+  ForwardingStorage::create_directories(path);
 }
 
 std::vector<DirEntry> FaultyStorage::list(const fs::path& dir) {
   tick("list", dir);
-  return inner_.list(dir);
+  return ForwardingStorage::list(dir);
 }
-
-bool FaultyStorage::exists(const fs::path& path) { return inner_.exists(path); }
 
 void FaultyStorage::rename(const fs::path& from, const fs::path& to) {
   tick("rename", to);
-  inner_.rename(from, to);
+  ForwardingStorage::rename(from, to);
 }
 
 void FaultyStorage::sync_directory(const fs::path& dir) {
   tick("sync_directory", dir);
-  inner_.sync_directory(dir);
+  ForwardingStorage::sync_directory(dir);
 }
 
 void FaultyStorage::remove_owned(const fs::path& path) {
   tick("remove", path);
-  inner_.remove_owned(path);
+  ForwardingStorage::remove_owned(path);
 }
 
 void FaultyStorage::hard_link(const fs::path& existing, const fs::path& link) {
   tick("link", link);
   if (refuse_hard_links_) throw IoError("link (refused by test)", link, EXDEV);
-  inner_.hard_link(existing, link);
+  ForwardingStorage::hard_link(existing, link);
 }
 
 void FaultyStorage::create_symlink(const fs::path& target, const fs::path& link) {
   tick("symlink", link);
-  inner_.create_symlink(target, link);
+  ForwardingStorage::create_symlink(target, link);
 }
 
 fs::path FaultyStorage::read_symlink(const fs::path& link) {
   tick("readlink", link);
-  return inner_.read_symlink(link);
+  return ForwardingStorage::read_symlink(link);
 }
 
 uint64_t FaultyStorage::available_bytes(const fs::path& path) {
-  return available_override_ ? *available_override_ : inner_.available_bytes(path);
+  return available_override_ ? *available_override_ : ForwardingStorage::available_bytes(path);
 }
 
 }  // namespace cairn::testing

@@ -36,6 +36,13 @@ class ForwardingStorage : public Storage {
   uint64_t available_bytes(const std::filesystem::path& path) override {
     return inner_.available_bytes(path);
   }
+  LockAttempt try_lock(const std::filesystem::path& path, LockMode mode,
+                       LockTarget target) override {
+    return inner_.try_lock(path, mode, target);
+  }
+
+ protected:
+  Storage& inner() const noexcept { return inner_; }
 
  private:
   Storage& inner_;

@@ -54,6 +54,7 @@ class TrackedFile final : public WritableFile {
 }  // namespace
 
 void PowerLossStorage::tick(const std::string& what, const fs::path& path) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   if (crashed_) throw SimulatedCrash();
   log_.push_back(what + " " + path.string());
   if (operations_++ == crash_at_) {
@@ -82,37 +83,43 @@ void PowerLossStorage::moved(const fs::path& from, const fs::path& to) {
 }
 
 std::unique_ptr<WritableFile> PowerLossStorage::create_file(const fs::path& path) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("create", path);
-  auto inner = inner_.create_file(path);
+  auto inner = ForwardingStorage::create_file(path);
   files_[path] = {};
   record_new_entry(path);
   return std::make_unique<TrackedFile>(*this, path, std::move(inner));
 }
 
 std::unique_ptr<ReadableFile> PowerLossStorage::open_file(const fs::path& path) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("open", path);
-  return inner_.open_file(path);
+  return ForwardingStorage::open_file(path);
 }
 
 void PowerLossStorage::create_directories(const fs::path& path) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("mkdir", path);
   std::vector<fs::path> created;
   for (fs::path p = path; !p.empty() && !fs::exists(p); p = p.parent_path()) created.push_back(p);
-  inner_.create_directories(path);
+  ForwardingStorage::create_directories(path);
   for (auto it = created.rbegin(); it != created.rend(); ++it) record_new_entry(*it);
 }
 
 std::vector<DirEntry> PowerLossStorage::list(const fs::path& dir) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("list", dir);
-  return inner_.list(dir);
+  return ForwardingStorage::list(dir);
 }
 
 bool PowerLossStorage::exists(const fs::path& path) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   if (crashed_) throw SimulatedCrash();
-  return inner_.exists(path);
+  return ForwardingStorage::exists(path);
 }
 
 void PowerLossStorage::rename(const fs::path& from, const fs::path& to) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("rename", to);
   EntryChange change;
   change.to = to;
@@ -123,14 +130,15 @@ void PowerLossStorage::rename(const fs::path& from, const fs::path& to) {
     std::ifstream in(to, std::ios::binary);
     change.replaced_bytes = std::string(std::istreambuf_iterator<char>(in), {});
   }
-  inner_.rename(from, to);
+  ForwardingStorage::rename(from, to);
   moved(from, to);
   changes_.push_back(std::move(change));
 }
 
 void PowerLossStorage::sync_directory(const fs::path& dir) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("sync_directory", dir);
-  inner_.sync_directory(dir);
+  ForwardingStorage::sync_directory(dir);
   for (EntryChange& change : changes_) {
     if (change.to.parent_path() == dir) change.to_durable = true;
     if (!change.from.empty() && change.from.parent_path() == dir) change.from_durable = true;
@@ -138,34 +146,39 @@ void PowerLossStorage::sync_directory(const fs::path& dir) {
 }
 
 void PowerLossStorage::remove_owned(const fs::path& path) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("remove", path);
-  inner_.remove_owned(path);
+  ForwardingStorage::remove_owned(path);
   std::erase_if(files_, [&](const auto& item) { return is_under(item.first, path); });
   std::erase_if(changes_, [&](const EntryChange& change) { return is_under(change.to, path); });
 }
 
 void PowerLossStorage::hard_link(const fs::path& existing, const fs::path& link) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("link", link);
-  inner_.hard_link(existing, link);
+  ForwardingStorage::hard_link(existing, link);
   record_new_entry(link);
 }
 
 void PowerLossStorage::create_symlink(const fs::path& target, const fs::path& link) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("symlink", link);
-  inner_.create_symlink(target, link);
+  ForwardingStorage::create_symlink(target, link);
   record_new_entry(link);
 }
 
 fs::path PowerLossStorage::read_symlink(const fs::path& link) {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   tick("readlink", link);
-  return inner_.read_symlink(link);
+  return ForwardingStorage::read_symlink(link);
 }
 
 uint64_t PowerLossStorage::available_bytes(const fs::path& path) {
-  return inner_.available_bytes(path);
+  return ForwardingStorage::available_bytes(path);
 }
 
 void PowerLossStorage::crash() {
+  const std::lock_guard<std::recursive_mutex> guard(mutex_);
   // 1. File bytes after the last fsync are gone.
   for (const auto& [path, state] : files_) {
     std::error_code error;

@@ -6,16 +6,19 @@
 //   was not made durable either, and is lost when it was.
 // Removals are taken as durable: cairn never depends on data it deleted.
 // crash_at(n) makes operation n (and every later one) throw SimulatedCrash, as a process that
-// dies there would stop.
+// dies there would stop. Locks (try_lock) pass through untracked and uncounted: a power loss
+// drops every lock anyway, and the lock file's content is only a note for error messages.
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cairn/storage.hpp"
+#include "support/forwarding_storage.hpp"
 
 namespace cairn::testing {
 
@@ -23,7 +26,7 @@ struct SimulatedCrash : std::runtime_error {
   SimulatedCrash() : std::runtime_error("simulated crash") {}
 };
 
-class PowerLossStorage final : public Storage {
+class PowerLossStorage final : public ForwardingStorage {
  public:
   void crash_at(long operation) { crash_at_ = operation; }
   long operations() const { return operations_; }
@@ -33,8 +36,14 @@ class PowerLossStorage final : public Storage {
 
   // For the files it hands out.
   void tick(const std::string& what, const std::filesystem::path& path);
-  void wrote(const std::filesystem::path& path, uint64_t bytes) { files_[path].written += bytes; }
-  void synced(const std::filesystem::path& path) { files_[path].synced = files_[path].written; }
+  void wrote(const std::filesystem::path& path, uint64_t bytes) {
+    const std::lock_guard<std::recursive_mutex> guard(mutex_);
+    files_[path].written += bytes;
+  }
+  void synced(const std::filesystem::path& path) {
+    const std::lock_guard<std::recursive_mutex> guard(mutex_);
+    files_[path].synced = files_[path].written;
+  }
 
   std::unique_ptr<WritableFile> create_file(const std::filesystem::path& path) override;
   std::unique_ptr<ReadableFile> open_file(const std::filesystem::path& path) override;
@@ -69,7 +78,8 @@ class PowerLossStorage final : public Storage {
   // Paths under `from` now live under `to`.
   void moved(const std::filesystem::path& from, const std::filesystem::path& to);
 
-  Storage& inner_ = local_storage();
+  // A Storage is called from several threads (the files it hands out call back too).
+  std::recursive_mutex mutex_;
   long operations_ = 0;
   long crash_at_ = -1;
   bool crashed_ = false;

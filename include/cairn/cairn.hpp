@@ -1,6 +1,7 @@
 // Umbrella header: everything public in cairn.
 #pragma once
 
+#include "cairn/checkpoint_folder.hpp"
 #include "cairn/checkpointer.hpp"
 #include "cairn/clock.hpp"
 #include "cairn/dtype.hpp"

@@ -56,7 +56,13 @@ std::optional<int64_t> CheckpointFolder::batches_this_epoch() const noexcept {
 }
 double CheckpointFolder::save_time() const noexcept { return manifest_->save_time; }
 const Metrics& CheckpointFolder::metrics() const noexcept { return manifest_->metrics; }
-bool CheckpointFolder::is_best_version() const noexcept { return manifest_->is_best; }
+// A checkpoint saved as the best so far says is_best too, but it keeps its training state.
+bool CheckpointFolder::is_best_version() const noexcept {
+  return manifest_->is_best &&
+         std::none_of(files_.begin(), files_.end(), [](const CheckpointFile& file) {
+           return file.role == CheckpointFileRole::TrainingState;
+         });
+}
 
 uint64_t CheckpointFolder::size_bytes() const noexcept {
   return std::accumulate(files_.begin(), files_.end(), uint64_t{0},
@@ -71,8 +77,7 @@ int CheckpointFolder::shard_files() const noexcept {
 
 CheckpointState CheckpointFolder::load() const {
   // A best version lists no training state; a checkpoint must.
-  const auto opened =
-      checkpoint::OpenedCheckpoint::open(*storage_, path_, !manifest_->is_best);
+  const auto opened = checkpoint::OpenedCheckpoint::open(*storage_, path_, !is_best_version());
   const checkpoint::Manifest& manifest = opened.manifest();
   if (auto name = checkpoint::parse_checkpoint_name(path_.filename().string());
       name && (name->seq != manifest.seq || name->epoch != manifest.epoch ||

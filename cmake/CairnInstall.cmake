@@ -1,4 +1,4 @@
-# `cmake --install` layout (DESIGN.md section 8): bin/, include/cairn/, lib/libcairn*,
+# `cmake --install` layout (docs/design.md section 8): bin/, include/cairn/, lib/libcairn*,
 # lib/cmake/cairn/cairnConfig.cmake exporting target cairn::cairn.
 include(CMakePackageConfigHelpers)
 

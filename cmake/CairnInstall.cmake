@@ -1,4 +1,4 @@
-# `cmake --install` layout (DESIGN.md section 8): bin/, include/cairn/, lib/libcairn*,
+# `cmake --install` layout (docs/design.md section 8): bin/, include/cairn/, lib/libcairn*,
 # lib/cmake/cairn/cairnConfig.cmake exporting target cairn::cairn.
 include(CMakePackageConfigHelpers)
 
@@ -7,7 +7,10 @@ install(TARGETS cairn EXPORT cairnTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/cairn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The adapter headers install with their libraries (below): a header whose library is not
+# installed would only fail at link time.
+install(DIRECTORY include/cairn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        PATTERN torch.hpp EXCLUDE PATTERN mpi.hpp EXCLUDE)
 
 set(CAIRN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/cairn)
 install(EXPORT cairnTargets NAMESPACE cairn:: DESTINATION ${CAIRN_CMAKE_DIR})
@@ -27,9 +30,11 @@ if(TARGET cairn_torch)
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(EXPORT cairnTorchTargets NAMESPACE cairn:: DESTINATION ${CAIRN_CMAKE_DIR})
   install(FILES cmake/CairnLibTorch.cmake DESTINATION ${CAIRN_CMAKE_DIR})
+  install(FILES include/cairn/torch.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cairn)
 endif()
 if(TARGET cairn_mpi)
   install(TARGETS cairn_mpi EXPORT cairnMpiTargets
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(EXPORT cairnMpiTargets NAMESPACE cairn:: DESTINATION ${CAIRN_CMAKE_DIR})
+  install(FILES include/cairn/mpi.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cairn)
 endif()

@@ -1,4 +1,4 @@
-// The Checkpointer's contract (DESIGN.md sections 3 and 4) through its public API, on real
+// The Checkpointer's contract (docs/design.md sections 3 and 4) through its public API, on real
 // directories.
 #include <gtest/gtest.h>
 #include <sys/stat.h>

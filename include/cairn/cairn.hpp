@@ -1,6 +1,7 @@
 // Umbrella header: everything public in cairn.
 #pragma once
 
+#include "cairn/checkpoint_folder.hpp"
 #include "cairn/checkpoint_info.hpp"
 #include "cairn/checkpoint_state.hpp"
 #include "cairn/checkpointer.hpp"

@@ -5,7 +5,7 @@
 // atomic checkpoints, retention that survives restarts, only cairn's own files ever deleted,
 // latest by save sequence, restore that falls back past a corrupt checkpoint, exact mid-epoch
 // resume, immutable checkpoints, a best model independent of retention, one writer per
-// directory. docs/format.md describes the directory; DESIGN.md sections 3 and 4 the contract.
+// directory. docs/format.md describes the directory; docs/design.md sections 3 and 4 the contract.
 //
 // Thread safety: one Checkpointer is used from one thread at a time (calls are not
 // synchronized). Any number of readers (other Checkpointers that only restore, other processes)

@@ -77,4 +77,5 @@ PYBIND11_MODULE(_core, module) {
   bind_checkpointer(module);
   bind_state_conversion(module);
   bind_tools(module);
+  bind_checkpoint_folder(module);
 }

@@ -14,27 +14,16 @@ namespace py = pybind11;
 namespace cairn::python {
 namespace {
 
-// -> ([(file, tensor, what)], files, tensors, bytes). `progress(done, total)` runs with the GIL
-// (taken back for each call) on the verifying thread; an exception it raises ends the verify.
+// -> report_tuple. `progress(done, total)` runs with the GIL (taken back for each call) on the
+// verifying thread; an exception it raises ends the verify.
 py::tuple verify_binding(const std::filesystem::path& path, const py::object& progress) {
-  ProgressCallback report_progress;
-  if (!progress.is_none()) {
-    report_progress = [&progress](uint64_t done, uint64_t total) {
-      py::gil_scoped_acquire locked;
-      progress(done, total);
-    };
-  }
+  const ProgressCallback report_progress = progress_of(progress);
   VerifyReport report;
   {
     py::gil_scoped_release unlocked;
     report = verify_path(path, report_progress);
   }
-  py::list problems;
-  for (const Problem& problem : report.problems) {
-    problems.append(py::make_tuple(path_text(problem.file), message_text(problem.tensor),
-                                   message_text(problem.what)));
-  }
-  return py::make_tuple(problems, report.files, report.tensors, report.bytes);
+  return report_tuple(report);
 }
 
 // -> ([info], [(info, problem)], latest, [(path, kind)], writer_pid); infos as info_to_dict.
@@ -100,6 +89,23 @@ py::list apply_retention(const std::filesystem::path& dir, bool prune, bool dry_
 }
 
 }  // namespace
+
+ProgressCallback progress_of(const py::object& progress) {
+  if (progress.is_none()) return {};
+  return [&progress](uint64_t done, uint64_t total) {
+    py::gil_scoped_acquire locked;
+    progress(done, total);
+  };
+}
+
+py::tuple report_tuple(const VerifyReport& report) {
+  py::list problems;
+  for (const Problem& problem : report.problems) {
+    problems.append(py::make_tuple(path_text(problem.file), message_text(problem.tensor),
+                                   message_text(problem.what)));
+  }
+  return py::make_tuple(problems, report.files, report.tensors, report.bytes);
+}
 
 void bind_tools(py::module_& module) {
   module.def("verify_path", &verify_binding, py::arg("path"), py::arg("progress"));

@@ -8,7 +8,9 @@
   retention by metric (``keep_best_k``) or epoch (``keep_every_n_epochs``).
 - ``cairn.save_file`` / ``cairn.load_file``: one state in one safetensors file.
 - ``cairn.verify``, ``cairn.list_directory``, ``cairn.explain``, ``cairn.prune``: the directory
-  tools of the ``cairn`` command; ``Checkpointer.restore_shards``: a sharded checkpoint's boxes.
+  tools of the ``cairn`` command; ``cairn.CheckpointFolder``: one checkpoint folder opened on
+  its own (manifest facts, verify, load); ``Checkpointer.restore_shards``: a sharded checkpoint's
+  boxes.
 - Errors: ``cairn.Error`` and its subclasses ``CorruptDataError``, ``IoError``,
   ``LockedError``, ``InvalidArgumentError``, ``RankError``.
 
@@ -20,13 +22,14 @@ from .files import load_file, save_file
 from .info import CheckpointInfo
 from .rng import RngState
 from .sharding import RestoredShards, Shard
-from .tools import (DamagedCheckpoint, DirectoryListing, ForeignEntry, Problem, VerifyReport,
-                    explain, list_directory, prune, verify)
+from .tools import (CheckpointFile, CheckpointFolder, DamagedCheckpoint, DirectoryListing,
+                    ForeignEntry, Problem, VerifyReport, explain, list_directory, prune, verify)
 
 __version__ = "0.1.0"
 __all__ = [
     "Checkpointer", "CheckpointInfo", "RngState", "RetentionDecision", "save_file", "load_file", "Error", "CorruptDataError",
     "IoError", "LockedError", "InvalidArgumentError", "RankError",
     "verify", "list_directory", "explain", "prune", "VerifyReport", "Problem", "DirectoryListing",
-    "DamagedCheckpoint", "ForeignEntry", "RestoredShards", "Shard",
+    "DamagedCheckpoint", "ForeignEntry", "RestoredShards", "Shard", "CheckpointFolder",
+    "CheckpointFile",
 ]

@@ -29,7 +29,6 @@ from ._lightning_tree import from_pair, position, to_pair
 from ._pair import encode_pair, restore_pair, save_encoded_pair
 from .checkpointer import Checkpointer
 from .errors import CorruptDataError, InvalidArgumentError, LockedError
-from .files import load_file
 
 
 def _missing_private() -> List[str]:
@@ -109,20 +108,20 @@ def _restore(folder: str) -> Optional[Tuple[Dict[str, Any], Dict[str, Any], Any]
 
 def _read_one(folder: str) -> Dict[str, Any]:
     """Lightning's dict from one checkpoint folder (``checkpoints/<name>``) or one version of
-    ``best``, verified first. ``best`` holds the weights alone: the whole checkpoint of the
-    same name is read while retention keeps it, else the weights (what ``validate`` needs)."""
+    ``best``, each tensor verified as it is read (tools.CheckpointFolder.load: one pass over the
+    bytes). ``best`` holds the weights alone: the whole checkpoint of the same name is read
+    while retention keeps it, else the weights (what ``validate`` needs)."""
     folder = os.path.realpath(folder)
     whole = os.path.join(os.path.dirname(os.path.dirname(folder)), "checkpoints",
                          os.path.basename(folder))
     folder = whole if os.path.isdir(whole) else folder
-    report = tools.verify(folder)
-    if not report.ok:
-        raise CorruptDataError(f"{folder}: {report.problems[0].file}: {report.problems[0].what}")
-    model_state = load_file(os.path.join(folder, "model.safetensors"))
-    training_file = os.path.join(folder, "training_state.safetensors")
-    if not os.path.isfile(training_file):
+    try:
+        model_state, training_state = tools.CheckpointFolder(folder).load()
+    except CorruptDataError as error:
+        raise CorruptDataError(f"{folder}: {error}") from error
+    if training_state is None:
         return {"state_dict": model_state, "pytorch-lightning_version": pl.__version__}
-    return from_pair(model_state, load_file(training_file), folder)
+    return from_pair(model_state, training_state, folder)
 
 
 class CairnCheckpointIO(CheckpointIO):

@@ -1,5 +1,6 @@
 """Directory tools: verify, list, explain and prune what is on disk, as the ``cairn`` command
-does (``cairn verify``, ``ls``, ``prune --dry-run``, ``prune``), outside any training run.
+does (``cairn verify``, ``ls``, ``prune --dry-run``, ``prune``), outside any training run; and
+``CheckpointFolder``, one committed checkpoint folder opened on its own.
 
 The C++ work runs with the GIL released. Errors are cairn's: ``IoError`` for a path that cannot
 be read, ``LockedError`` when ``prune`` meets a live writer, ``InvalidArgumentError`` for a bad
@@ -7,9 +8,10 @@ option; each message names the path.
 """
 import os
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _core
+from ._convert import decode
 from .checkpointer import RetentionDecision
 from .errors import InvalidArgumentError
 from .info import CheckpointInfo
@@ -72,6 +74,64 @@ def verify(path: "os.PathLike[str] | str",
                                    f"{type(progress).__name__} (verifying {os.fspath(path)})")
     problems, files, tensors, size = _core.verify_path(os.fspath(path), progress)
     return VerifyReport(tuple(Problem(*problem) for problem in problems), files, tensors, size)
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """One file of a checkpoint folder, as its manifest lists it."""
+    name: str  # "model.safetensors", "training_state.safetensors", "shards-rank00000.safetensors"
+    path: str
+    role: str  # "model", "training_state" or "shard" (one rank's pieces of sharded tensors)
+    size: int  # bytes
+
+
+class CheckpointFolder:
+    """One committed checkpoint folder, read-only: ``<dir>/checkpoints/<name>``, or a version of
+    the best model (``<dir>/best``, weights alone). Opening reads and checks its manifest only;
+    the facts below are the manifest's. Raises CorruptDataError naming the manifest when it is
+    missing (an incomplete checkpoint) or altered, InvalidArgumentError when ``path`` is not a
+    directory, IoError when it cannot be read (a missing folder among them).
+
+    ``verify()`` checks every byte and reports every problem, as ``cairn.verify`` does for a
+    folder; ``load()`` reads the states, each tensor verified as it is read (one pass)."""
+
+    def __init__(self, path: "os.PathLike[str] | str"):
+        self._core = _core.CheckpointFolder(os.fspath(path))
+        facts = self._core.facts()
+        self.path: str = facts["path"]
+        self.name: str = facts["name"]
+        self.seq: int = facts["seq"]                # save sequence: larger is newer
+        self.epoch: int = facts["epoch"]
+        self.batches_this_epoch: Optional[int] = facts["batches_this_epoch"]  # inside an epoch
+        self.save_time: float = facts["save_time"]  # seconds since the Unix epoch
+        self.metrics: Dict[str, float] = dict(facts["metrics"])
+        self.is_best_version: bool = facts["is_best_version"]  # weights alone, no training state
+        self.size_bytes: int = facts["size_bytes"]
+        self.shard_files: int = facts["shard_files"]  # ranks that wrote pieces (0: not sharded)
+        self.files: Tuple[CheckpointFile, ...] = tuple(CheckpointFile(*f) for f in facts["files"])
+
+    def __repr__(self) -> str:
+        return f"CheckpointFolder({self.path!r})"
+
+    def verify(self, progress: Optional[Callable[[int, int], None]] = None) -> VerifyReport:
+        """Every check of the folder (names, sizes, whole-file hashes, headers, every tensor's
+        checksum where a hash differs, shard pieces), every problem reported, none raised.
+        ``progress(done, total)`` as for ``cairn.verify``."""
+        if progress is not None and not callable(progress):
+            raise InvalidArgumentError(f"progress must be callable (done, total), not "
+                                       f"{type(progress).__name__} (verifying {self.path})")
+        problems, files, tensors, size = self._core.verify(progress)
+        return VerifyReport(tuple(Problem(*problem) for problem in problems), files, tensors, size)
+
+    def load(self, tensor_type: Optional[str] = None,
+             copy: bool = False) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
+        """``(model_state, training_state)``, as ``Checkpointer.restore_checkpoint`` gives them
+        (sharded tensors whole); ``training_state`` is None for a best version. Each tensor is
+        verified as it is read: CorruptDataError names the file and the reason. ``tensor_type``
+        and ``copy`` as for ``restore_checkpoint``."""
+        model_state, training_state = self._core.load()
+        return (decode(model_state, tensor_type, copy),
+                None if training_state is None else decode(training_state, tensor_type, copy))
 
 
 def list_directory(serialization_dir: "os.PathLike[str] | str") -> DirectoryListing:

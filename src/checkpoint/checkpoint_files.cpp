@@ -13,7 +13,6 @@
 #include "format/safetensors_writer.hpp"
 
 namespace cairn::checkpoint {
-namespace {
 
 std::string read_manifest_text(Storage& storage, const std::filesystem::path& path) {
   std::unique_ptr<ReadableFile> file;
@@ -30,6 +29,8 @@ std::string read_manifest_text(Storage& storage, const std::filesystem::path& pa
   file->read_at(0, std::as_writable_bytes(std::span(text)));
   return text;
 }
+
+namespace {
 
 // The manifest lists model.safetensors first, then training_state.safetensors (required for
 // a checkpoint, absent from a best model), then the shard files its layout names, each once.

@@ -23,6 +23,10 @@ std::vector<ManifestFile> write_state_files(Storage& storage, const std::filesys
 void write_manifest_file(Storage& storage, const std::filesystem::path& dir,
                          const Manifest& manifest);
 
+// The text of the manifest file `path`, at most kMaxManifestBytes. Throws CorruptDataError for
+// a missing (incomplete checkpoint) or too large one, IoError when the system refuses.
+std::string read_manifest_text(Storage& storage, const std::filesystem::path& path);
+
 // A checkpoint folder whose manifest has been read and checked and whose files are open
 // (headers read). Cheap: data is read by verify() or load().
 class OpenedCheckpoint {

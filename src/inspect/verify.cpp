@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <map>
 
+#include "cairn/checkpoint_folder.hpp"
 #include "cairn/error.hpp"
 #include "cairn/inspect.hpp"
 #include "cairn/safetensors.hpp"
@@ -65,26 +66,32 @@ class Verifier {
     }
   }
 
-  // A checkpoint folder, or a best-versions folder (model only).
+  // A checkpoint folder, or a best-versions folder (model only): its manifest must open, then
+  // CheckpointFolder::verify checks the rest.
   void check_checkpoint(const fs::path& dir) {
-    const fs::path manifest_path = dir / checkpoint::kManifestFile;
-    checkpoint::Manifest manifest;
+    std::optional<CheckpointFolder> folder;
     try {
-      auto file = storage_.open_file(manifest_path);
-      if (file->size() > checkpoint::kMaxManifestBytes) {
-        throw CorruptDataError(manifest_path, "manifest is too large");
-      }
-      std::string text(file->size(), '\0');
-      file->read_at(0, std::as_writable_bytes(std::span(text)));
-      manifest = checkpoint::parse_manifest(text, manifest_path);
-    } catch (const IoError& error) {
-      problem(manifest_path, "", error.error_code() == ENOENT ? "missing (incomplete checkpoint)"
-                                                               : error.what());
-      return;
+      folder = CheckpointFolder::open(dir, storage_);
     } catch (const CorruptDataError& error) {
-      problem(manifest_path, "", reason_of(error));
+      problem(error.path(), "", reason_of(error));
+      return;
+    } catch (const IoError& error) {
+      problem(dir / checkpoint::kManifestFile, "", error.what());
       return;
     }
+    const uint64_t before = report.bytes;
+    const VerifyReport part = folder->verify([this, before](uint64_t done, uint64_t) {
+      if (progress_) progress_(before + done, total_);
+    });
+    report.problems.insert(report.problems.end(), part.problems.begin(), part.problems.end());
+    report.files += part.files;
+    report.tensors += part.tensors;
+    report.bytes += part.bytes;
+  }
+
+  // What CheckpointFolder::verify checks of an opened folder (`manifest` is its manifest).
+  void check_folder(const fs::path& dir, const checkpoint::Manifest& manifest) {
+    const fs::path manifest_path = dir / checkpoint::kManifestFile;
     if (auto name = checkpoint::parse_checkpoint_name(dir.filename().string());
         name && (name->seq != manifest.seq || name->epoch != manifest.epoch ||
                  name->batches_this_epoch != manifest.batches_this_epoch)) {
@@ -263,6 +270,12 @@ uint64_t bytes_below(const fs::path& path) {
 }
 
 }  // namespace
+
+VerifyReport CheckpointFolder::verify(const ProgressCallback& progress) const {
+  Verifier verifier(*storage_, progress, size_bytes());
+  verifier.check_folder(path_, *manifest_);
+  return verifier.report;
+}
 
 VerifyReport verify_path(const fs::path& path, const ProgressCallback& progress,
                          Storage& storage) {

@@ -13,6 +13,14 @@ cmake --install "$build_dir" --prefix "$work/prefix" >/dev/null
 test -f "$work/prefix/lib/cmake/cairn/cairnConfig.cmake"
 test -f "$work/prefix/include/cairn/cairn.hpp"
 ls "$work/prefix/lib/"libcairn.so* >/dev/null
+# An adapter header is installed exactly when its library is.
+for adapter in torch mpi; do
+  if ls "$work/prefix/lib/"libcairn_$adapter.so* >/dev/null 2>&1; then
+    test -f "$work/prefix/include/cairn/$adapter.hpp"
+  else
+    test ! -e "$work/prefix/include/cairn/$adapter.hpp"
+  fi
+done
 cmake -S "$source_dir" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/build" >/dev/null
 "$work/build/consumer" "$work/out.safetensors"

@@ -16,7 +16,7 @@
 
 namespace cairn::cli {
 
-// Exit status (DESIGN.md section 7).
+// Exit status (docs/design.md section 7).
 inline constexpr int kExitGood = 0;
 inline constexpr int kExitBadData = 1;
 inline constexpr int kExitUsage = 2;

@@ -173,24 +173,16 @@ std::string scalar_text(const State& value) {
 std::vector<StoredState> load_stored(const std::filesystem::path& path) {
   std::vector<std::pair<std::string, std::filesystem::path>> files;
   if (std::filesystem::is_directory(path)) {
-    for (const char* part : {"model", "training_state"}) {
-      auto file = path / (std::string(part) + ".safetensors");
-      if (std::filesystem::exists(file)) files.emplace_back(part, file);
-    }
-    if (files.empty()) {
+    // Found by name, not through the manifest: `show` and `diff` work on a damaged folder too.
+    const std::vector<CheckpointFile> found = CheckpointFolder::find_state_files(path);
+    if (std::none_of(found.begin(), found.end(), [](const CheckpointFile& file) {
+          return file.role != CheckpointFileRole::Shard;
+        })) {
       throw InvalidArgumentError(path.string() + " holds no model.safetensors: not a checkpoint",
                                  path);
     }
-    // The pieces of sharded tensors, one file per rank (docs/sharding.md), in rank order.
-    std::vector<std::filesystem::path> shards;
-    for (const auto& entry : std::filesystem::directory_iterator(path)) {
-      const std::string name = entry.path().filename().string();
-      if (name.starts_with("shards-rank") && name.ends_with(".safetensors")) {
-        shards.push_back(entry.path());
-      }
-    }
-    std::sort(shards.begin(), shards.end());
-    for (const auto& shard : shards) files.emplace_back(shard.stem().string(), shard);
+    // Parts are named by file: "model", "training_state", "shards-rank<r>".
+    for (const CheckpointFile& file : found) files.emplace_back(file.path.stem().string(), file.path);
   } else {
     files.emplace_back("", path);
   }

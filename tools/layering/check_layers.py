@@ -6,10 +6,11 @@ The layers, lowest first (a file may include its own layer and the layers below 
               the checkpoint state and info, retention's words; src/core
   storage     include/cairn/storage.hpp; src/storage (the only door to the disk)
   format      include/cairn/safetensors.hpp; src/format (safetensors files, checksums, JSON)
-  checkpoint  include/cairn/checkpoint_folder.hpp; src/checkpoint (one checkpoint folder)
+  checkpoint  src/checkpoint (one checkpoint folder: manifest, files, shards, best)
   retention   src/retention (the ledger and the retention policies)
   checkpointer include/cairn/checkpointer.hpp; src/checkpointer (the save and restore protocols)
-  inspect     include/cairn/inspect.hpp; src/inspect (verify, listing, prune: the tools' library)
+  inspect     include/cairn/{inspect,checkpoint_folder}.hpp; src/inspect (verify, listing, prune,
+              one checkpoint folder read-only: the tools' library)
   adapters    include/cairn/{mpi,torch}.hpp; src/mpi, src/torch (never each other)
   programs    include/cairn/cairn.hpp; tools/cairn, python/bindings
 Usage: check_layers.py [ROOT]   (ROOT: the source tree, by default this file's tree)
@@ -23,7 +24,7 @@ import tempfile
 LAYERS = ["vocabulary", "storage", "format", "checkpoint", "retention", "checkpointer", "inspect",
           "adapters", "programs"]
 PUBLIC = {
-    "storage.hpp": "storage", "safetensors.hpp": "format", "checkpoint_folder.hpp": "checkpoint",
+    "storage.hpp": "storage", "safetensors.hpp": "format", "checkpoint_folder.hpp": "inspect",
     "checkpointer.hpp": "checkpointer", "inspect.hpp": "inspect", "mpi.hpp": "adapters",
     "torch.hpp": "adapters", "cairn.hpp": "programs",
 }  # every other public header is vocabulary

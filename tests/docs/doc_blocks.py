@@ -154,7 +154,7 @@ def fixture_hostile(cwd):
     trap = "\x1b[31mred\u009b2J"
     header = json.dumps({"__metadata__": {"note": trap},
                          "w." + trap: {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})
-    encoded = header.encode()
+    encoded = header.encode() + b" " * (-len(header.encode()) % 8)  # aligned, as the spec asks
     (Path(cwd) / "hostile.safetensors").write_bytes(
         len(encoded).to_bytes(8, "little") + encoded + b"\0\0\x80\x3f")
 
@@ -218,7 +218,7 @@ def check_cpp(args):
                 command += ["-o", str(binary)] if is_program else [
                     "-shared", "-fPIC", "-Wl,--no-undefined", "-o", str(binary) + ".so"]
                 for library in libraries:
-                    command += [library, f"-Wl,-rpath,{Path(library).parent}"]
+                    command += [library, f"-Wl,-rpath,{Path(library).resolve().parent}"]
             built = subprocess.run(command, capture_output=True, text=True, timeout=600)
             if built.returncode != 0:
                 failures.append(f"{program.where}: does not compile:\n{built.stderr}")
@@ -395,6 +395,7 @@ def main():
                     "shell": check_shell}[args.what]()
     except ValueError as error:
         failures = [str(error)]
+    sys.stdout.flush()
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -2,7 +2,8 @@
 gives the convention). The one extractor the docs tests share:
 
   doc_blocks.py list                 the blocks per file and kind; fails on a block of no kind
-  doc_blocks.py cpp --cxx CXX --include DIR --lib LIBCAIRN [--mpi-lib LIB --mpi-include DIR]
+  doc_blocks.py cpp --cxx CXX --include DIR --lib LIBCAIRN [--mpi-include DIR --mpi-lib LIB
+                     --mpi-link LIB --mpirun MPIRUN]
                                      compiles and links each C++ block, runs each program
   doc_blocks.py shell                runs the console sessions (CAIRN_CLI, CAIRN_CHECKPOINT_FIXTURE)
                                      and checks the sh, cmake and json blocks
@@ -224,14 +225,17 @@ def check_cpp(args):
                 failures.append(f"{program.where}: does not compile:\n{built.stderr}")
                 continue
             what = "compiled and linked" if libraries else "compiled (no cairn_mpi to link)"
-            if is_program and libraries and not mpi:
-                ran = subprocess.run([str(binary)], cwd=work, capture_output=True, text=True,
-                                     timeout=600)
+            # An MPI program runs under mpirun, on 2 ranks, when the build gives one.
+            runner = [args.mpirun, "--oversubscribe", "--allow-run-as-root", "-np", "2"] \
+                if mpi else []
+            if is_program and libraries and (not mpi or args.mpirun):
+                ran = subprocess.run(runner + [str(binary)], cwd=work, capture_output=True,
+                                     text=True, timeout=600)
                 if ran.returncode != 0:
                     failures.append(f"{program.where}: exits {ran.returncode}:\n"
                                     f"{ran.stdout}{ran.stderr}")
                     continue
-                what += ", ran"
+                what += ", ran" + (" on 2 ranks" if mpi else "")
             print(f"ok   {program.where} (cpp{' mpi' if mpi else ''}): {what}")
     return failures
 
@@ -387,6 +391,7 @@ def main():
     cpp.add_argument("--mpi-lib", default="")
     cpp.add_argument("--mpi-include", action="append", default=[])
     cpp.add_argument("--mpi-link", action="append", default=[])
+    cpp.add_argument("--mpirun", default="")
     sub.add_parser("shell")
     args = parser.parse_args()
     try:

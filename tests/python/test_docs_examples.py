@@ -2,11 +2,13 @@
 and a second run resumes from where the first ended; the directory tools and sharded restore
 examples do what they say."""
 import os
-import re
 import subprocess
 import sys
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "docs"))
+import doc_blocks  # noqa: E402
 
 pytest.importorskip("torch")
 
@@ -16,9 +18,9 @@ README = os.path.join(ROOT, "README.md")
 
 
 def section_code(title, document=DOCS, index=0):
-    text = open(document, encoding="utf-8").read()
-    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    # The docs tests' one extractor (tests/docs/doc_blocks.py): the python blocks of a section.
+    blocks = [block.text for block in doc_blocks.blocks(document)
+              if block.kind == "python" and block.section == title]
     assert blocks, f"no python block under '{title}'"
     return blocks[index]
 

@@ -41,11 +41,7 @@ State& get(CheckpointState& state) noexcept {
 template <std::size_t I>
   requires(I < 2)
 const State& get(const CheckpointState& state) noexcept {
-  if constexpr (I == 0) {
-    return state.model_state;
-  } else {
-    return state.training_state;
-  }
+  return get<I>(const_cast<CheckpointState&>(state));  // read only: returned as const again
 }
 template <std::size_t I>
   requires(I < 2)

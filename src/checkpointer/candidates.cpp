@@ -28,10 +28,4 @@ std::vector<Candidate> scan_checkpoints(Storage& storage,
   return found;
 }
 
-checkpoint::OpenedCheckpoint open_candidate(Storage& storage,
-                                            const std::filesystem::path& checkpoints_dir,
-                                            const Candidate& candidate) {
-  return checkpoint::open_published(storage, checkpoints_dir, candidate.folder);
-}
-
 }  // namespace cairn::checkpointer

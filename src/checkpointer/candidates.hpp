@@ -1,5 +1,5 @@
-// The checkpoint folders of a directory, found by their names (whatever the ledger says), and
-// opening one with the check that its manifest belongs to its name.
+// The checkpoint folders of a directory, found by their names (whatever the ledger says); each
+// opens with checkpoint::open_published, which checks that its manifest belongs to its name.
 #pragma once
 
 #include <filesystem>
@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "cairn/storage.hpp"
-#include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/layout.hpp"
 
 namespace cairn::checkpointer {
@@ -20,10 +19,5 @@ struct Candidate {
 // The folders of `checkpoints_dir` named as checkpoints, newest first; none when it is missing.
 std::vector<Candidate> scan_checkpoints(Storage& storage,
                                         const std::filesystem::path& checkpoints_dir);
-
-// Opens a checkpoint folder and checks that its manifest belongs to it (CorruptDataError).
-checkpoint::OpenedCheckpoint open_candidate(Storage& storage,
-                                            const std::filesystem::path& checkpoints_dir,
-                                            const Candidate& candidate);
 
 }  // namespace cairn::checkpointer

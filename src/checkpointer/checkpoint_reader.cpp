@@ -21,7 +21,7 @@ ReadVerdict CheckpointReader::try_candidate(const std::string& folder, const Use
   try {
     const storage::FolderPin pin = storage::FolderPin::shared(context_.storage, dir);
     const Candidate candidate{*name, folder};
-    use(candidate, open_candidate(context_.storage, context_.checkpoints_dir(), candidate));
+    use(candidate, checkpoint::open_published(context_.storage, context_.checkpoints_dir(), candidate.folder));
     return {};
   } catch (const CorruptDataError& error) {
     if (!context_.storage.exists(dir)) return {ReadVerdict::Kind::Vanished, {}};
@@ -118,7 +118,7 @@ std::vector<CheckpointInfo> CheckpointReader::list(const Ledger& ledger) const {
     try {
       const Candidate candidate{*name, entry.name};
       infos.push_back(info_of(
-          candidate, open_candidate(context_.storage, context_.checkpoints_dir(), candidate),
+          candidate, checkpoint::open_published(context_.storage, context_.checkpoints_dir(), candidate.folder),
           ledger, permanent));
     } catch (const CorruptDataError& error) {
       context_.log(LogLevel::Warning, std::string("not listing ") + entry.name + ": " + error.what());

@@ -128,7 +128,7 @@ Ledger DirectoryWriter::rebuilt_ledger() const {
       scan_checkpoints(context_.storage, context_.checkpoints_dir());  // newest first
   for (auto it = on_disk.rbegin(); it != on_disk.rend(); ++it) {
     try {
-      auto opened = open_candidate(context_.storage, context_.checkpoints_dir(), *it);
+      auto opened = checkpoint::open_published(context_.storage, context_.checkpoints_dir(), it->folder);
       found.push_back({it->folder, opened.manifest().save_time, opened.manifest().metrics});
     } catch (const CorruptDataError&) {  // NOLINT(bugprone-empty-catch): not provably ours
     }
@@ -258,10 +258,7 @@ void DirectoryWriter::repair_best() {
   const std::string name = *ledger_.best_pending;
   std::optional<checkpoint::Manifest> manifest;
   try {
-    const auto parsed = checkpoint::parse_checkpoint_name(name);
-    if (!parsed) throw CorruptDataError(context_.checkpoints_dir() / name, "not a checkpoint name");
-    manifest = open_candidate(context_.storage, context_.checkpoints_dir(), {*parsed, name})
-                   .manifest();
+    manifest = checkpoint::open_published(context_.storage, context_.checkpoints_dir(), name).manifest();
   } catch (const CorruptDataError& error) {
     ledger_.best_pending.reset();
     context_.log(LogLevel::Warning,

@@ -13,20 +13,13 @@ struct Outcome {
   std::string text;  // the message, or the failure's reason
 };
 
-std::string encode_outcome(const Outcome& outcome) {
-  MessageWriter out;
-  out.put_u8(outcome.ok ? 1 : 0);
-  out.put_text(outcome.text);
-  return out.take();
+void put(MessageWriter& out, const Outcome& outcome) {
+  put(out, outcome.ok);
+  put(out, outcome.text);
 }
-
-Outcome decode_outcome(std::string_view bytes, std::string_view what) {
-  MessageReader in(bytes, what);
-  Outcome outcome;
-  outcome.ok = in.u8() != 0;
-  outcome.text = in.text();
-  in.expect_end();
-  return outcome;
+void take(MessageReader& in, Outcome& outcome) {
+  take(in, outcome.ok);
+  take(in, outcome.text);
 }
 
 }  // namespace
@@ -46,12 +39,12 @@ std::vector<std::string> RankGroup::gather_outcomes(
     own_error = std::current_exception();
     mine = {false, "an unknown exception"};
   }
-  const std::vector<std::string> gathered = coordinator_.all_gather(encode_outcome(mine), what);
+  const std::vector<std::string> gathered = coordinator_.all_gather(encode(mine), what);
   if (own_error) std::rethrow_exception(own_error);
   std::vector<std::string> messages;
   std::string failures;
   for (size_t rank = 0; rank < gathered.size(); ++rank) {
-    Outcome outcome = decode_outcome(gathered[rank], what);
+    Outcome outcome = decode<Outcome>(gathered[rank], what);
     if (outcome.ok) {
       messages.push_back(std::move(outcome.text));
     } else {

@@ -8,190 +8,120 @@ void MessageWriter::put_u64(uint64_t value) {
   for (int byte = 0; byte < 8; ++byte) put_u8(static_cast<uint8_t>(value >> (8 * byte)));
 }
 
-void MessageWriter::put_text(std::string_view text) {
-  put_u64(text.size());
-  bytes_.append(text);
+void MessageReader::fail(const std::string& why) const {
+  throw CorruptDataError("(" + what_ + ")", why);
 }
 
-void MessageWriter::put_texts(const std::vector<std::string>& texts) {
-  put_u64(texts.size());
-  for (const std::string& text : texts) put_text(text);
-}
-
-void MessageWriter::put_i64s(const std::vector<int64_t>& values) {
-  put_u64(values.size());
-  for (int64_t value : values) put_i64(value);
-}
-
-std::string_view MessageReader::take(uint64_t size) {
-  if (size > bytes_.size()) {
-    throw CorruptDataError("(" + what_ + ")", "a rank's message is cut short");
-  }
+std::string_view MessageReader::bytes(uint64_t size) {
+  if (size > bytes_.size()) fail("a rank's message is cut short");
   std::string_view taken = bytes_.substr(0, size);
   bytes_.remove_prefix(size);
   return taken;
 }
 
-uint8_t MessageReader::u8() { return static_cast<uint8_t>(take(1)[0]); }
+uint8_t MessageReader::u8() { return static_cast<uint8_t>(bytes(1)[0]); }
 
 uint64_t MessageReader::u64() {
-  const std::string_view bytes = take(8);
+  const std::string_view eight = bytes(8);
   uint64_t value = 0;
   for (int byte = 0; byte < 8; ++byte) {
-    value |= uint64_t{static_cast<uint8_t>(bytes[byte])} << (8 * byte);
+    value |= uint64_t{static_cast<uint8_t>(eight[byte])} << (8 * byte);
   }
   return value;
 }
 
-std::string MessageReader::text() { return std::string(take(u64())); }
-
 uint64_t MessageReader::count() {
   const uint64_t n = u64();
-  if (n > bytes_.size()) throw CorruptDataError("(" + what_ + ")", "a rank's message is cut short");
+  if (n > bytes_.size()) fail("a rank's message is cut short");
   return n;
 }
 
-std::vector<std::string> MessageReader::texts() {
-  std::vector<std::string> texts(count());
-  for (std::string& text : texts) text = this->text();
-  return texts;
-}
-
-std::vector<int64_t> MessageReader::i64s() {
-  std::vector<int64_t> values(count());
-  for (int64_t& value : values) value = i64();
-  return values;
-}
-
 void MessageReader::expect_end() const {
-  if (!bytes_.empty()) {
-    throw CorruptDataError("(" + what_ + ")", "a rank's message has bytes past its end");
-  }
+  if (!bytes_.empty()) fail("a rank's message has bytes past its end");
 }
 
-std::string encode(const Done&) { return {}; }
+void put(MessageWriter& out, bool value) { out.put_u8(value ? 1 : 0); }
+void take(MessageReader& in, bool& value) { value = in.u8() != 0; }
+void put(MessageWriter& out, uint64_t value) { out.put_u64(value); }
+void take(MessageReader& in, uint64_t& value) { value = in.u64(); }
+void put(MessageWriter& out, int64_t value) { out.put_u64(static_cast<uint64_t>(value)); }
+void take(MessageReader& in, int64_t& value) { value = static_cast<int64_t>(in.u64()); }
 
-std::string encode(bool message) { return std::string(1, message ? '\1' : '\0'); }
+void put(MessageWriter& out, const std::string& value) {
+  out.put_u64(value.size());
+  out.put_bytes(value);
+}
+void take(MessageReader& in, std::string& value) { value = std::string(in.bytes(in.u64())); }
 
-std::string encode(const Choice& message) {
-  MessageWriter out;
-  out.put_u8(message ? 1 : 0);
-  if (message) out.put_text(*message);
-  return out.take();
+void put(MessageWriter& out, const checkpoint::ManifestFile& value) {
+  put(out, value.name);
+  put(out, value.size);
+  put(out, value.xxh3);
+}
+void take(MessageReader& in, checkpoint::ManifestFile& value) {
+  take(in, value.name);
+  take(in, value.size);
+  take(in, value.xxh3);
 }
 
-std::string encode(const SaveStart& message) {
-  MessageWriter out;
-  out.put_text(message.staging_dir);
-  out.put_u64(message.sharded_paths.size());
-  for (const StatePath& path : message.sharded_paths) out.put_texts(path);
-  return out.take();
+void put(MessageWriter& out, const checkpoint::ShardPiece& value) {
+  put(out, value.file);
+  put(out, value.tensor);
+  put(out, value.offsets);
+  put(out, value.shape);
+}
+void take(MessageReader& in, checkpoint::ShardPiece& value) {
+  take(in, value.file);
+  take(in, value.tensor);
+  take(in, value.offsets);
+  take(in, value.shape);
 }
 
-std::string encode(const WrittenFiles& message) {
-  MessageWriter out;
-  out.put_u64(message.files.size());
-  for (const auto& file : message.files) {
-    out.put_text(file.name);
-    out.put_u64(file.size);
-    out.put_u64(file.xxh3);
-  }
-  out.put_u64(message.sharded.size());
-  for (const auto& layout : message.sharded) {
-    out.put_texts(layout.path);
-    out.put_text(layout.dtype);
-    out.put_i64s(layout.global_shape);
-    out.put_u64(layout.pieces.size());
-    for (const auto& piece : layout.pieces) {
-      out.put_text(piece.file);
-      out.put_text(piece.tensor);
-      out.put_i64s(piece.offsets);
-      out.put_i64s(piece.shape);
-    }
-  }
-  return out.take();
+void put(MessageWriter& out, const checkpoint::ShardedTensorLayout& value) {
+  put(out, value.path);
+  put(out, value.dtype);
+  put(out, value.global_shape);
+  put(out, value.pieces);
+}
+void take(MessageReader& in, checkpoint::ShardedTensorLayout& value) {
+  take(in, value.path);
+  take(in, value.dtype);
+  take(in, value.global_shape);
+  take(in, value.pieces);
 }
 
-std::string encode(const ReadVerdict& message) {
-  MessageWriter out;
-  out.put_u8(static_cast<uint8_t>(message.kind));
-  out.put_text(message.problem);
-  return out.take();
+void put(MessageWriter&, const Done&) {}
+void take(MessageReader&, Done&) {}
+
+void put(MessageWriter& out, const SaveStart& value) {
+  put(out, value.staging_dir);
+  put(out, value.sharded_paths);
+}
+void take(MessageReader& in, SaveStart& value) {
+  take(in, value.staging_dir);
+  take(in, value.sharded_paths);
 }
 
-template <>
-Done decode<Done>(std::string_view bytes, std::string_view what) {
-  MessageReader(bytes, what).expect_end();
-  return {};
+void put(MessageWriter& out, const WrittenFiles& value) {
+  put(out, value.files);
+  put(out, value.sharded);
+}
+void take(MessageReader& in, WrittenFiles& value) {
+  take(in, value.files);
+  take(in, value.sharded);
 }
 
-template <>
-bool decode<bool>(std::string_view bytes, std::string_view what) {
-  MessageReader in(bytes, what);
-  const uint8_t value = in.u8();
-  in.expect_end();
-  return value != 0;
+void put(MessageWriter& out, const ReadVerdict& value) {
+  out.put_u8(static_cast<uint8_t>(value.kind));
+  put(out, value.problem);
 }
-
-template <>
-Choice decode<Choice>(std::string_view bytes, std::string_view what) {
-  MessageReader in(bytes, what);
-  Choice choice;
-  if (in.u8() != 0) choice = in.text();
-  in.expect_end();
-  return choice;
-}
-
-template <>
-SaveStart decode<SaveStart>(std::string_view bytes, std::string_view what) {
-  MessageReader in(bytes, what);
-  SaveStart start;
-  start.staging_dir = in.text();
-  start.sharded_paths.resize(in.count());
-  for (StatePath& path : start.sharded_paths) path = in.texts();
-  in.expect_end();
-  return start;
-}
-
-template <>
-WrittenFiles decode<WrittenFiles>(std::string_view bytes, std::string_view what) {
-  MessageReader in(bytes, what);
-  WrittenFiles written;
-  written.files.resize(in.count());
-  for (auto& file : written.files) {
-    file.name = in.text();
-    file.size = in.u64();
-    file.xxh3 = in.u64();
-  }
-  written.sharded.resize(in.count());
-  for (auto& layout : written.sharded) {
-    layout.path = in.texts();
-    layout.dtype = in.text();
-    layout.global_shape = in.i64s();
-    layout.pieces.resize(in.count());
-    for (auto& piece : layout.pieces) {
-      piece.file = in.text();
-      piece.tensor = in.text();
-      piece.offsets = in.i64s();
-      piece.shape = in.i64s();
-    }
-  }
-  in.expect_end();
-  return written;
-}
-
-template <>
-ReadVerdict decode<ReadVerdict>(std::string_view bytes, std::string_view what) {
-  MessageReader in(bytes, what);
-  ReadVerdict verdict;
+void take(MessageReader& in, ReadVerdict& value) {
   const uint8_t kind = in.u8();
   if (kind > static_cast<uint8_t>(ReadVerdict::Kind::Corrupt)) {
-    throw CorruptDataError("(" + std::string(what) + ")", "a rank's verdict is of no known kind");
+    in.fail("a rank's verdict is of no known kind");
   }
-  verdict.kind = static_cast<ReadVerdict::Kind>(kind);
-  verdict.problem = in.text();
-  in.expect_end();
-  return verdict;
+  value.kind = static_cast<ReadVerdict::Kind>(kind);
+  take(in, value.problem);
 }
 
 }  // namespace cairn::checkpointer

@@ -14,15 +14,12 @@
 
 namespace cairn::checkpointer {
 
-// Appends fields to a message.
+// Appends fields to a message: integers as 8 little-endian bytes, text as its size then bytes.
 class MessageWriter {
  public:
   void put_u8(uint8_t value) { bytes_.push_back(static_cast<char>(value)); }
   void put_u64(uint64_t value);
-  void put_i64(int64_t value) { put_u64(static_cast<uint64_t>(value)); }
-  void put_text(std::string_view text);
-  void put_texts(const std::vector<std::string>& texts);
-  void put_i64s(const std::vector<int64_t>& values);
+  void put_bytes(std::string_view bytes) { bytes_.append(bytes); }
   std::string take() { return std::move(bytes_); }
 
  private:
@@ -37,16 +34,13 @@ class MessageReader {
   MessageReader(std::string_view bytes, std::string_view what) : bytes_(bytes), what_(what) {}
   uint8_t u8();
   uint64_t u64();
-  int64_t i64() { return static_cast<int64_t>(u64()); }
-  std::string text();
-  std::vector<std::string> texts();
-  std::vector<int64_t> i64s();
+  std::string_view bytes(uint64_t size);
   // The count of a list that follows, bounded by the bytes left (each element takes one at least).
   uint64_t count();
   void expect_end() const;
+  [[noreturn]] void fail(const std::string& why) const;
 
  private:
-  std::string_view take(uint64_t size);
   std::string_view bytes_;
   std::string what_;
 };
@@ -77,27 +71,69 @@ struct ReadVerdict {
 // Rank 0's choice of the checkpoint folder to try next; none when no candidate is left.
 using Choice = std::optional<std::string>;
 
-std::string encode(const Done& message);
-std::string encode(bool message);
-std::string encode(const Choice& message);
-std::string encode(const SaveStart& message);
-std::string encode(const WrittenFiles& message);
-std::string encode(const ReadVerdict& message);
+// Each type a message holds is written by `put` and read back by `take`, field by field in the
+// same order; lists and optional values are built from their elements' pair.
+void put(MessageWriter& out, bool value);
+void take(MessageReader& in, bool& value);
+void put(MessageWriter& out, uint64_t value);
+void take(MessageReader& in, uint64_t& value);
+void put(MessageWriter& out, int64_t value);
+void take(MessageReader& in, int64_t& value);
+void put(MessageWriter& out, const std::string& value);
+void take(MessageReader& in, std::string& value);
+void put(MessageWriter& out, const checkpoint::ManifestFile& value);
+void take(MessageReader& in, checkpoint::ManifestFile& value);
+void put(MessageWriter& out, const checkpoint::ShardPiece& value);
+void take(MessageReader& in, checkpoint::ShardPiece& value);
+void put(MessageWriter& out, const checkpoint::ShardedTensorLayout& value);
+void take(MessageReader& in, checkpoint::ShardedTensorLayout& value);
+void put(MessageWriter& out, const Done& value);
+void take(MessageReader& in, Done& value);
+void put(MessageWriter& out, const SaveStart& value);
+void take(MessageReader& in, SaveStart& value);
+void put(MessageWriter& out, const WrittenFiles& value);
+void take(MessageReader& in, WrittenFiles& value);
+void put(MessageWriter& out, const ReadVerdict& value);
+void take(MessageReader& in, ReadVerdict& value);
 
-// decode<T>(bytes, what) is the inverse of encode(T).
+template <typename T>
+void put(MessageWriter& out, const std::vector<T>& values) {
+  put(out, uint64_t{values.size()});
+  for (const T& value : values) put(out, value);
+}
+template <typename T>
+void take(MessageReader& in, std::vector<T>& values) {
+  values.resize(in.count());
+  for (T& value : values) take(in, value);
+}
+template <typename T>
+void put(MessageWriter& out, const std::optional<T>& value) {
+  put(out, value.has_value());
+  if (value) put(out, *value);
+}
+template <typename T>
+void take(MessageReader& in, std::optional<T>& value) {
+  bool present = false;
+  take(in, present);
+  value.reset();
+  if (present) take(in, value.emplace());
+}
+
 template <typename Message>
-Message decode(std::string_view bytes, std::string_view what);
-template <>
-Done decode<Done>(std::string_view bytes, std::string_view what);
-template <>
-bool decode<bool>(std::string_view bytes, std::string_view what);
-template <>
-Choice decode<Choice>(std::string_view bytes, std::string_view what);
-template <>
-SaveStart decode<SaveStart>(std::string_view bytes, std::string_view what);
-template <>
-WrittenFiles decode<WrittenFiles>(std::string_view bytes, std::string_view what);
-template <>
-ReadVerdict decode<ReadVerdict>(std::string_view bytes, std::string_view what);
+std::string encode(const Message& message) {
+  MessageWriter out;
+  put(out, message);
+  return out.take();
+}
+
+// The inverse of encode; throws CorruptDataError naming `what` for bytes encode did not make.
+template <typename Message>
+Message decode(std::string_view bytes, std::string_view what) {
+  MessageReader in(bytes, what);
+  Message message{};
+  take(in, message);
+  in.expect_end();
+  return message;
+}
 
 }  // namespace cairn::checkpointer
